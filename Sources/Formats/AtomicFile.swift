@@ -1,0 +1,168 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Crash-safe whole-file writes: readers see the old complete file or the new complete
+/// file, never a partial one.
+///
+/// The bytes go to `.tmp-<name>-<random>` in the destination's directory (same file system,
+/// so `rename` is atomic), which is `fsync`ed, renamed over the destination, and then the
+/// directory is `fsync`ed so the rename itself survives a power loss. A process killed
+/// mid-write leaves at most a `.tmp-` file behind, which `removeStaleTemporaries` clears.
+public enum AtomicFile {
+    /// Writes `bytes` to `path`, creating parent directories as needed.
+    public static func write(_ bytes: [UInt8], to path: String) throws(FormatError) {
+        try withBytes(bytes) { (buffer) throws(FormatError) in
+            try write(buffer, to: path, faultAfterBytes: nil)
+        }
+    }
+
+    /// Writes `bytes` to `path`, creating parent directories as needed.
+    public static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws(FormatError) {
+        try write(bytes, to: path, faultAfterBytes: nil)
+    }
+
+    /// Testing hook: with `faultAfterBytes` set, behaves like a process killed after writing
+    /// that many bytes of the temporary file. The temporary file is left behind as a real
+    /// crash would leave it, nothing is renamed, and a "simulated crash" error is thrown.
+    package static func write(_ bytes: [UInt8], to path: String, faultAfterBytes: Int?) throws(FormatError) {
+        try withBytes(bytes) { (buffer) throws(FormatError) in
+            try write(buffer, to: path, faultAfterBytes: faultAfterBytes)
+        }
+    }
+
+    package static func write(_ bytes: UnsafeRawBufferPointer, to path: String,
+                              faultAfterBytes: Int?) throws(FormatError) {
+        let (directory, name) = splitPath(path)
+        try createDirectories(directory, for: path)
+        let temporary = directory + "/.tmp-" + name + "-" + randomSuffix()
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw FormatError(file: path, message: "cannot create temporary file '\(temporary)' to write it: \(systemErrorText())")
+        }
+        var keepTemporary = false
+        var succeeded = false
+        defer {
+            if !succeeded && !keepTemporary { unlink(temporary) }
+        }
+        do {
+            defer { close(fd) }
+            let limit = faultAfterBytes.map { min(max($0, 0), bytes.count) } ?? bytes.count
+            try writeAll(fd, UnsafeRawBufferPointer(rebasing: bytes[0..<limit]), path: path)
+            if faultAfterBytes != nil {
+                keepTemporary = true
+                throw FormatError(file: path, message: "simulated crash after writing \(limit) of \(bytes.count) bytes")
+            }
+            guard fsync(fd) == 0 else {
+                throw FormatError(file: path, message: "cannot sync the written bytes to disk: \(systemErrorText())")
+            }
+        }
+        guard rename(temporary, path) == 0 else {
+            throw FormatError(file: path, message: "cannot move the new content into place: \(systemErrorText())")
+        }
+        succeeded = true
+        syncDirectory(directory)
+    }
+
+    /// Removes `.tmp-` files left in `directory` by writers that were killed mid-write.
+    /// Only call this when no other process is writing into that directory.
+    public static func removeStaleTemporaries(in directory: String) {
+        guard let dir = opendir(directory) else { return }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name.hasPrefix(".tmp-") { unlink(directory + "/" + name) }
+        }
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(FormatError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, min(bytes.count - offset, 1 << 30))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FormatError(file: path, message: "cannot write: \(systemErrorText())")
+            }
+            offset += n
+        }
+    }
+
+    private static func splitPath(_ path: String) -> (directory: String, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        let directory = String(path[..<slash])
+        return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
+    }
+
+    /// `mkdir -p`: tolerant of directories created concurrently by other writers.
+    private static func createDirectories(_ directory: String, for path: String) throws(FormatError) {
+        var info = stat()
+        if stat(directory, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else {
+                throw FormatError(file: path, message: "cannot write: '\(directory)' exists and is not a directory")
+            }
+            return
+        }
+        let (parent, _) = splitPath(directory)
+        if parent != directory { try createDirectories(parent, for: path) }
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw FormatError(file: path, message: "cannot create directory '\(directory)': \(systemErrorText())")
+        }
+    }
+
+    private static func syncDirectory(_ directory: String) {
+        // Best effort: some file systems refuse fsync on directories, and the data itself
+        // is already durable at this point.
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = fsync(fd)
+        close(fd)
+    }
+
+    private static func randomSuffix() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String(generator.next() as UInt64, radix: 16)
+    }
+}
+
+/// Reads a whole file into memory.
+public func readFileBytes(atPath path: String) throws(FormatError) -> [UInt8] {
+    let fd = try openForReading(path)
+    defer { close(fd) }
+    var info = stat()
+    let sizeHint = fstat(fd, &info) == 0 ? Int(info.st_size) : 0
+    var bytes = [UInt8]()
+    bytes.reserveCapacity(sizeHint + 1)
+    var chunk = [UInt8](repeating: 0, count: max(1 << 16, min(sizeHint + 1, 1 << 26)))
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw FormatError(file: path, message: "cannot read file: \(systemErrorText())")
+        }
+        if n == 0 { break }
+        bytes.append(contentsOf: chunk[0..<n])
+    }
+    return bytes
+}
+
+/// Opens `path` read-only, with an error that says why not (missing, a directory, no permission).
+func openForReading(_ path: String) throws(FormatError) -> Int32 {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+        let code = errno
+        let reason = code == ENOENT ? "no such file" : systemErrorText(code)
+        throw FormatError(file: path, message: "cannot open file for reading: \(reason)")
+    }
+    var info = stat()
+    if fstat(fd, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR {
+        close(fd)
+        throw FormatError(file: path, message: "cannot read: it is a directory, expected a file")
+    }
+    return fd
+}
