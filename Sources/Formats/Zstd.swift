@@ -1,0 +1,221 @@
+import CZstd
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// zstd compression of whole buffers.
+///
+/// Compression is deterministic for a given input and level (single-threaded libzstd), which
+/// the table format relies on. Decompression uses the streaming API, so frames without a
+/// content size in their header, and several concatenated frames, decode too.
+public enum Zstd {
+    /// Compresses `bytes` into one zstd frame (content size recorded in the header).
+    public static func compress(_ bytes: UnsafeRawBufferPointer, level: Int32 = 3) -> [UInt8] {
+        let bound = ZSTD_compressBound(bytes.count)
+        // A stack-free empty input still needs a valid source pointer.
+        let source = bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+        return [UInt8](unsafeUninitializedCapacity: bound) { buffer, initialized in
+            let written = ZSTD_compress(buffer.baseAddress, bound, source, bytes.count, level)
+            // Only fails for out-of-range sizes or memory exhaustion: not a user error.
+            precondition(ZSTD_isError(written) == 0,
+                         "zstd compression failed: \(String(cString: ZSTD_getErrorName(written)))")
+            initialized = written
+        }
+    }
+
+    /// Compresses `bytes` into one zstd frame.
+    public static func compress(_ bytes: [UInt8], level: Int32 = 3) -> [UInt8] {
+        bytes.withUnsafeBytes { compress($0, level: level) }
+    }
+
+    /// Decompresses every zstd frame in `bytes`. `source` names the data in errors.
+    ///
+    /// Errors say "truncated" when the input ends inside a frame and "corrupt" otherwise.
+    public static func decompress(_ bytes: UnsafeRawBufferPointer, source: String) throws(FormatError) -> [UInt8] {
+        guard let base = bytes.baseAddress, bytes.count > 0 else {
+            throw FormatError(file: source, message: "is truncated: expected zstd-compressed data, found 0 bytes")
+        }
+        guard let stream = ZSTD_createDStream() else {
+            throw FormatError(file: source, message: "cannot decompress: zstd could not allocate a decoder")
+        }
+        defer { ZSTD_freeDStream(stream) }
+        var output = [UInt8]()
+        let declared = ZSTD_getFrameContentSize(base, bytes.count)
+        // The header's size is only a hint (hostile input may claim anything).
+        if declared < UInt64.max - 1 {
+            output.reserveCapacity(Int(min(declared, UInt64(bytes.count) * 64 + (1 << 20), 1 << 30)))
+        }
+        let chunkSize = max(ZSTD_DStreamOutSize(), 1 << 20)
+        let chunk = UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 16)
+        defer { chunk.deallocate() }
+        var input = ZSTD_inBuffer(src: base, size: bytes.count, pos: 0)
+        var lastHint = 0
+        while true {
+            var out = ZSTD_outBuffer(dst: chunk, size: chunkSize, pos: 0)
+            let hint = ZSTD_decompressStream(stream, &out, &input)
+            if ZSTD_isError(hint) != 0 {
+                throw corrupt(source, hint)
+            }
+            output.append(contentsOf: UnsafeRawBufferPointer(start: chunk, count: out.pos))
+            lastHint = hint
+            if input.pos == input.size && out.pos < out.size { break }
+        }
+        if lastHint != 0 {
+            throw FormatError(file: source, message: "is truncated: the zstd data ends in the middle of a frame")
+        }
+        return output
+    }
+
+    /// Decompresses every zstd frame in `bytes`. `source` names the data in errors.
+    public static func decompress(_ bytes: [UInt8], source: String) throws(FormatError) -> [UInt8] {
+        try withBytes(bytes) { (buffer) throws(FormatError) in try decompress(buffer, source: source) }
+    }
+
+    static func corrupt(_ source: String, _ code: Int) -> FormatError {
+        let name = String(cString: ZSTD_getErrorName(code))
+        return FormatError(file: source, message: "is corrupt: zstd could not decode it (\(name))")
+    }
+}
+
+/// Reads a file in chunks, decompressing on the fly when its name ends in `.zst`.
+///
+/// Memory stays bounded (a few MiB) whatever the file size. A `.zst` file that ends inside a
+/// frame, or has damaged data, fails with an error naming the file.
+///
+///     let stream = try ByteStream(path: "data/fer2013.csv.zst")
+///     while let chunk = try stream.next() { parser.consume(chunk) }
+public final class ByteStream {
+    /// The path being read.
+    public let path: String
+    /// True when the file is decompressed as zstd.
+    public let isCompressed: Bool
+
+    private let fd: Int32
+    private let chunkSize: Int
+    private let output: UnsafeMutableRawPointer
+    private var dstream: OpaquePointer?
+    private var input: UnsafeMutableRawPointer?
+    private let inputCapacity: Int
+    private var inBuffer = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
+    private var endOfFile = false
+    private var lastHint = 0
+    private var sawAnyInput = false
+    private var finished = false
+
+    /// Opens `path`. `chunkSize` is the most bytes one call of `next()` returns.
+    public init(path: String, chunkSize: Int = 4 << 20) throws(FormatError) {
+        self.path = path
+        self.chunkSize = max(chunkSize, 1)
+        isCompressed = path.hasSuffix(".zst")
+        fd = try openForReading(path)
+        output = .allocate(byteCount: self.chunkSize, alignment: 64)
+        if isCompressed {
+            inputCapacity = max(ZSTD_DStreamInSize(), 1 << 20)
+            input = .allocate(byteCount: inputCapacity, alignment: 64)
+            dstream = ZSTD_createDStream()
+            if dstream == nil {
+                close(fd)
+                throw FormatError(file: path, message: "cannot decompress: zstd could not allocate a decoder")
+            }
+        } else {
+            inputCapacity = 0
+        }
+    }
+
+    deinit {
+        close(fd)
+        output.deallocate()
+        input?.deallocate()
+        if let dstream { ZSTD_freeDStream(dstream) }
+    }
+
+    /// The next chunk of (decompressed) bytes, or nil at the end of the file.
+    ///
+    /// The buffer belongs to the stream and is valid only until the next call.
+    public func next() throws(FormatError) -> UnsafeRawBufferPointer? {
+        if finished { return nil }
+        let filled = isCompressed ? try fillDecompressed() : try fillRaw()
+        if filled == 0 {
+            finished = true
+            return nil
+        }
+        return UnsafeRawBufferPointer(start: output, count: filled)
+    }
+
+    /// Calls `body` with each chunk of the file in order.
+    public static func forEachChunk(path: String, chunkSize: Int = 4 << 20,
+                                    _ body: (UnsafeRawBufferPointer) throws(FormatError) -> Void) throws(FormatError) {
+        let stream = try ByteStream(path: path, chunkSize: chunkSize)
+        while let chunk = try stream.next() { try body(chunk) }
+    }
+
+    /// The whole (decompressed) content of `path`.
+    public static func readAll(path: String) throws(FormatError) -> [UInt8] {
+        var bytes = [UInt8]()
+        try forEachChunk(path: path) { chunk in bytes.append(contentsOf: chunk) }
+        return bytes
+    }
+
+    private func readSome(into buffer: UnsafeMutableRawPointer, capacity: Int) throws(FormatError) -> Int {
+        while true {
+            let n = read(fd, buffer, capacity)
+            if n >= 0 { return n }
+            if errno != EINTR {
+                throw FormatError(file: path, message: "cannot read file: \(systemErrorText())")
+            }
+        }
+    }
+
+    private func fillRaw() throws(FormatError) -> Int {
+        var filled = 0
+        while filled < chunkSize && !endOfFile {
+            let n = try readSome(into: output + filled, capacity: chunkSize - filled)
+            if n == 0 { endOfFile = true } else { filled += n }
+        }
+        return filled
+    }
+
+    private func fillDecompressed() throws(FormatError) -> Int {
+        var out = ZSTD_outBuffer(dst: output, size: chunkSize, pos: 0)
+        while out.pos < out.size {
+            if inBuffer.pos == inBuffer.size && !endOfFile {
+                let n = try readSome(into: input!, capacity: inputCapacity)
+                if n == 0 {
+                    endOfFile = true
+                } else {
+                    sawAnyInput = true
+                    inBuffer = ZSTD_inBuffer(src: input, size: n, pos: 0)
+                }
+            }
+            let inputLeft = inBuffer.pos < inBuffer.size
+            if !inputLeft && endOfFile {
+                // No input left: flush whatever the decoder still holds, then stop.
+                let before = out.pos
+                if lastHint != 0 {
+                    let hint = ZSTD_decompressStream(dstream, &out, &inBuffer)
+                    if ZSTD_isError(hint) != 0 { throw Zstd.corrupt(path, hint) }
+                    lastHint = hint
+                }
+                if out.pos == before { break }
+                continue
+            }
+            let hint = ZSTD_decompressStream(dstream, &out, &inBuffer)
+            if ZSTD_isError(hint) != 0 { throw Zstd.corrupt(path, hint) }
+            lastHint = hint
+        }
+        if out.pos == 0 && endOfFile && inBuffer.pos == inBuffer.size {
+            if !sawAnyInput {
+                throw FormatError(file: path, message: "is truncated: the file is empty, expected zstd-compressed data")
+            }
+            if lastHint != 0 {
+                throw FormatError(file: path, message: "is truncated: the zstd data ends in the middle of a frame")
+            }
+        }
+        return out.pos
+    }
+}
