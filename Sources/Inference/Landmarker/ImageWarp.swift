@@ -1,0 +1,152 @@
+/// How a warp treats neighbours that fall outside the source image.
+public enum WarpBorder: Sendable, Hashable {
+    /// Outside pixels count as 0 (`cv::BORDER_CONSTANT`): the detector's letterbox bars.
+    case zero
+    /// Outside pixels take the nearest edge pixel (`cv::BORDER_REPLICATE`): the landmark crop.
+    case replicate
+}
+
+/// OpenCV 3.4's 8-bit `warpPerspective` with `INTER_LINEAR`, which MediaPipe 0.10.x links
+/// (spec Appendix A with errata 1).
+///
+/// Each output pixel (u, v) samples the source at the projective square-to-quad map of
+/// (u/ow, v/oh), evaluated in float64 through all four float32 corners (the corners are not an
+/// exact parallelogram once rounded, so the affine form gets pixels wrong). The position is
+/// rounded to 1/32 pixel and the four neighbours are blended with integer weights summing to
+/// 2^15, rounded to uint8. Not reproduced: OpenCV's handling of exact 1/64-pixel ties (errata
+/// 6), which needs max(W, H) not a multiple of 4 and never occurs for 48x48 images.
+public enum ImageWarp {
+    /// Warps `source` (`sourceWidth` x `sourceHeight`, 1 gray or 3 RGB channels, row-major)
+    /// into `output`, `outputWidth` x `outputHeight` x 3 RGB. Gray is replicated to R, G, B.
+    public static func warp(
+        source: UnsafeBufferPointer<UInt8>, sourceWidth: Int, sourceHeight: Int, channels: Int,
+        quad: Quad, border: WarpBorder,
+        into output: UnsafeMutableBufferPointer<UInt8>, outputWidth: Int, outputHeight: Int
+    ) {
+        precondition(channels == 1 || channels == 3, "channels must be 1 or 3")
+        precondition(sourceWidth > 0 && sourceHeight > 0)
+        precondition(source.count >= sourceWidth * sourceHeight * channels)
+        precondition(output.count >= outputWidth * outputHeight * 3)
+        let map = ProjectiveMap(quad: quad)
+        let ow = Double(outputWidth), oh = Double(outputHeight)
+        var o = 0
+        for v in 0..<outputHeight {
+            let t = Double(v) / oh
+            for u in 0..<outputWidth {
+                let s = Double(u) / ow
+                let (sx, sy) = map.apply(s: s, t: t)
+                let fixedX = fixedPoint(sx), fixedY = fixedPoint(sy)
+                let x0 = fixedX >> 5, fx = Int32(truncatingIfNeeded: fixedX & 31)
+                let y0 = fixedY >> 5, fy = Int32(truncatingIfNeeded: fixedY & 31)
+                // A.4: weights (32-fx)(32-fy)*32 etc., 2^15 in total.
+                let w00 = (32 - fx) * (32 - fy) * 32, w10 = fx * (32 - fy) * 32
+                let w01 = (32 - fx) * fy * 32, w11 = fx * fy * 32
+                let inside = x0 >= 0 && x0 + 1 < sourceWidth && y0 >= 0 && y0 + 1 < sourceHeight
+                if channels == 1 {
+                    let value: UInt8
+                    if inside {
+                        let i = y0 * sourceWidth + x0
+                        value = blend(Int32(source[i]), Int32(source[i + 1]),
+                                      Int32(source[i + sourceWidth]), Int32(source[i + sourceWidth + 1]),
+                                      w00, w10, w01, w11)
+                    } else {
+                        func pixel(_ x: Int, _ y: Int) -> Int32 {
+                            sample(source, sourceWidth, sourceHeight, 1, x, y, 0, border)
+                        }
+                        value = blend(pixel(x0, y0), pixel(x0 + 1, y0), pixel(x0, y0 + 1),
+                                      pixel(x0 + 1, y0 + 1), w00, w10, w01, w11)
+                    }
+                    output[o] = value
+                    output[o + 1] = value
+                    output[o + 2] = value
+                } else if inside {
+                    let i = (y0 * sourceWidth + x0) * 3, stride = sourceWidth * 3
+                    for c in 0..<3 {
+                        output[o + c] = blend(Int32(source[i + c]), Int32(source[i + 3 + c]),
+                                              Int32(source[i + stride + c]),
+                                              Int32(source[i + stride + 3 + c]),
+                                              w00, w10, w01, w11)
+                    }
+                } else {
+                    for c in 0..<3 {
+                        func pixel(_ x: Int, _ y: Int) -> Int32 {
+                            sample(source, sourceWidth, sourceHeight, 3, x, y, c, border)
+                        }
+                        output[o + c] = blend(pixel(x0, y0), pixel(x0 + 1, y0), pixel(x0, y0 + 1),
+                                              pixel(x0 + 1, y0 + 1), w00, w10, w01, w11)
+                    }
+                }
+                o += 3
+            }
+        }
+    }
+
+    /// A.3: the position in 1/32 pixel, rounded half to even. Non-finite or huge positions (a
+    /// degenerate ROI) are clamped like OpenCV's saturating casts instead of trapping.
+    @inline(__always)
+    static func fixedPoint(_ position: Double) -> Int {
+        let scaled = (position * 32).rounded(.toNearestOrEven)
+        guard !scaled.isNaN else { return 0 }
+        let limit = Double(Int32.max)
+        return Int(scaled < -limit ? -limit : (scaled > limit ? limit : scaled))
+    }
+
+    /// A.6: the weighted sum rounded back to uint8.
+    @inline(__always)
+    static func blend(_ p00: Int32, _ p10: Int32, _ p01: Int32, _ p11: Int32,
+                      _ w00: Int32, _ w10: Int32, _ w01: Int32, _ w11: Int32) -> UInt8 {
+        let sum = p00 * w00 + p10 * w10 + p01 * w01 + p11 * w11
+        return UInt8(clamping: (sum + (1 << 14)) >> 15)
+    }
+
+    /// A.5: one neighbour's value, with the border rule for positions outside the image.
+    @inline(__always)
+    static func sample(_ source: UnsafeBufferPointer<UInt8>, _ width: Int, _ height: Int,
+                       _ channels: Int, _ x: Int, _ y: Int, _ channel: Int,
+                       _ border: WarpBorder) -> Int32 {
+        var x = x, y = y
+        if x < 0 || x >= width || y < 0 || y >= height {
+            switch border {
+            case .zero:
+                return 0
+            case .replicate:
+                x = min(max(x, 0), width - 1)
+                y = min(max(y, 0), height - 1)
+            }
+        }
+        return Int32(source[(y * width + x) * channels + channel])
+    }
+}
+
+/// The projective map from the unit square onto a quad, in float64 (`source_positions()` of
+/// the reference tool). Unit-square corners (0,0), (1,0), (1,1), (0,1) go to the quad's
+/// top-left, top-right, bottom-right and bottom-left. The operation order follows the tool,
+/// because it decides the 1/32-pixel rounding of a few samples.
+struct ProjectiveMap {
+    let q0: SIMD2<Double>
+    let a: SIMD2<Double>
+    let b: SIMD2<Double>
+    let g: Double
+    let h: Double
+
+    init(quad: Quad) {
+        let q0 = SIMD2<Double>(quad.topLeft), q1 = SIMD2<Double>(quad.topRight)
+        let q2 = SIMD2<Double>(quad.bottomRight), q3 = SIMD2<Double>(quad.bottomLeft)
+        let d1 = q1 - q2, d2 = q3 - q2, sq = q0 - q1 + q2 - q3
+        let den = d1.x * d2.y - d2.x * d1.y
+        let g = (sq.x * d2.y - d2.x * sq.y) / den
+        let h = (d1.x * sq.y - sq.x * d1.y) / den
+        self.q0 = q0
+        self.a = q1 - q0 + g * q1
+        self.b = q3 - q0 + h * q3
+        self.g = g
+        self.h = h
+    }
+
+    /// The source position of unit-square point (s, t).
+    @inline(__always)
+    func apply(s: Double, t: Double) -> (x: Double, y: Double) {
+        let w = g * s + h * t + 1
+        return ((a.x * s + b.x * t + q0.x) / w, (a.y * s + b.y * t + q0.y) / w)
+    }
+}
