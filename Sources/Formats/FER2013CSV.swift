@@ -1,0 +1,402 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The `Usage` column of FER2013: which of the original splits a row belongs to.
+public enum FER2013Usage: UInt8, Sendable, CaseIterable {
+    case training = 0, publicTest = 1, privateTest = 2
+
+    /// The spelling in the CSV file: `Training`, `PublicTest`, `PrivateTest`.
+    public var csvName: String {
+        switch self {
+        case .training: "Training"
+        case .publicTest: "PublicTest"
+        case .privateTest: "PrivateTest"
+        }
+    }
+
+    /// Parses the CSV spelling; nil for anything else.
+    public init?(csvName: String) {
+        guard let match = Self.allCases.first(where: { $0.csvName == csvName }) else { return nil }
+        self = match
+    }
+}
+
+/// What to do with a malformed data row.
+public enum BadRowPolicy: String, Sendable, Codable {
+    /// Stop with an error naming the file and line.
+    case fail
+    /// Leave the row out and record why in `FER2013Table.skipped`.
+    case skip
+}
+
+/// A data row left out under `BadRowPolicy.skip`.
+public struct SkippedRow: Sendable, Equatable {
+    /// 1-based line number in the file (the header is line 1).
+    public var line: Int
+    /// What was wrong, e.g. "expected 2304 pixel values, found 2303".
+    public var reason: String
+
+    public init(line: Int, reason: String) {
+        self.line = line
+        self.reason = reason
+    }
+}
+
+/// The rows of a FER2013 CSV file, column by column.
+public struct FER2013Table: Sendable {
+    /// The label of each kept row, 0...6 (angry, disgust, fear, happy, sad, surprise, neutral).
+    public var emotions: [UInt8]
+    public var usages: [FER2013Usage]
+    /// `count * 2304` bytes: each row's 48x48 gray image, row-major, images back to back.
+    public var pixels: [UInt8]
+    /// 1-based line number in the file of each kept row (the header is line 1).
+    public var lines: [Int32]
+    /// 0-based data row index (header and blank lines excluded, bad rows included) of each
+    /// kept row: a stable id of the row within the original file.
+    public var dataRows: [Int32]
+    public var skipped: [SkippedRow]
+    public var count: Int { emotions.count }
+
+    public init(emotions: [UInt8] = [], usages: [FER2013Usage] = [], pixels: [UInt8] = [],
+                lines: [Int32] = [], dataRows: [Int32] = [], skipped: [SkippedRow] = []) {
+        self.emotions = emotions
+        self.usages = usages
+        self.pixels = pixels
+        self.lines = lines
+        self.dataRows = dataRows
+        self.skipped = skipped
+    }
+
+    /// The 2304 pixels of row `index`.
+    public func image(at index: Int) -> ArraySlice<UInt8> {
+        let size = FER2013CSV.pixelsPerImage
+        return pixels[index * size ..< (index + 1) * size]
+    }
+}
+
+/// Reader for FER2013 in the Kaggle layout: a header naming `emotion`, `pixels` and `Usage`
+/// (any order, other columns ignored), then one row per image whose `pixels` field holds
+/// 2304 space-separated integers 0...255.
+///
+/// The parser is a hand-written byte scanner that works chunk by chunk (lines may straddle
+/// chunks), so a compressed file is parsed while it is decompressed and never held whole.
+/// CRLF line ends, a UTF-8 byte order mark, blank lines and a missing final newline are
+/// accepted.
+public enum FER2013CSV {
+    public static let imageSide = 48
+    public static let pixelsPerImage = imageSide * imageSide
+
+    /// Reads a plain or `.zst` file, streaming it.
+    public static func read(path: String, onBadRow: BadRowPolicy = .fail) throws(FormatError) -> FER2013Table {
+        var parser = FER2013Parser(source: path, onBadRow: onBadRow)
+        let stream = try ByteStream(path: path, chunkSize: 4 << 20)
+        while let chunk = try stream.next() {
+            try parser.consume(chunk)
+        }
+        return try parser.finish()
+    }
+
+    /// Parses CSV bytes already in memory. `source` names them in errors.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, source: String,
+                             onBadRow: BadRowPolicy) throws(FormatError) -> FER2013Table {
+        var parser = FER2013Parser(source: source, onBadRow: onBadRow, expectedBytes: bytes.count)
+        try parser.consume(bytes)
+        return try parser.finish()
+    }
+
+    /// Parses CSV bytes already in memory. `source` names them in errors.
+    public static func parse(_ bytes: [UInt8], source: String,
+                             onBadRow: BadRowPolicy = .fail) throws(FormatError) -> FER2013Table {
+        try withBytes(bytes) { (buffer) throws(FormatError) in
+            try parse(buffer, source: source, onBadRow: onBadRow)
+        }
+    }
+}
+
+/// The incremental parser behind `FER2013CSV`: feed chunks with `consume`, then `finish`.
+package struct FER2013Parser {
+    private let source: String
+    private let onBadRow: BadRowPolicy
+    private var table = FER2013Table()
+    /// The start of a line whose end is in a later chunk.
+    private var carry: [UInt8] = []
+    private var lineNumber = 0
+    private var dataRow = 0
+    private var sawHeader = false
+    private var fieldCount = 0
+    private var emotionField = 0
+    private var pixelsField = 0
+    private var usageField = 0
+    /// One image's pixels, checked before they are appended to the table.
+    private var scratch = [UInt8](repeating: 0, count: FER2013CSV.pixelsPerImage)
+
+    /// An average Kaggle row is ~6.9 KB of text; used only to reserve capacity.
+    private static let typicalRowBytes = 6_000
+
+    package init(source: String, onBadRow: BadRowPolicy, expectedBytes: Int = 0) {
+        self.source = source
+        self.onBadRow = onBadRow
+        let rows = expectedBytes / Self.typicalRowBytes
+        if rows > 0 {
+            table.emotions.reserveCapacity(rows)
+            table.usages.reserveCapacity(rows)
+            table.lines.reserveCapacity(rows)
+            table.dataRows.reserveCapacity(rows)
+            table.pixels.reserveCapacity(rows * FER2013CSV.pixelsPerImage)
+        }
+    }
+
+    package mutating func consume(_ chunk: UnsafeRawBufferPointer) throws(FormatError) {
+        guard let base = chunk.baseAddress?.assumingMemoryBound(to: UInt8.self), chunk.count > 0 else { return }
+        let end = base + chunk.count
+        var start = base
+        if !carry.isEmpty {
+            guard let newline = findNewline(start, end) else {
+                carry.append(contentsOf: UnsafeBufferPointer(start: start, count: end - start))
+                return
+            }
+            carry.append(contentsOf: UnsafeBufferPointer(start: start, count: newline - start))
+            let line = carry
+            carry.removeAll(keepingCapacity: true)
+            try withBytes(line) { (buffer) throws(FormatError) in
+                let p = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                try handleLine(p, p + buffer.count)
+            }
+            start = newline + 1
+        }
+        while start < end {
+            guard let newline = findNewline(start, end) else {
+                carry.append(contentsOf: UnsafeBufferPointer(start: start, count: end - start))
+                return
+            }
+            try handleLine(start, newline)
+            start = newline + 1
+        }
+    }
+
+    package mutating func finish() throws(FormatError) -> FER2013Table {
+        if !carry.isEmpty {
+            let line = carry
+            carry = []
+            try withBytes(line) { (buffer) throws(FormatError) in
+                let p = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                try handleLine(p, p + buffer.count)
+            }
+        }
+        guard sawHeader else {
+            throw FormatError(file: source, message: "is empty: expected a header line 'emotion,pixels,Usage' followed by data rows")
+        }
+        return table
+    }
+
+    @inline(__always)
+    private func findNewline(_ from: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> UnsafePointer<UInt8>? {
+        guard let hit = memchr(from, 0x0A, end - from) else { return nil }
+        return UnsafePointer(hit.assumingMemoryBound(to: UInt8.self))
+    }
+
+    private mutating func handleLine(_ start: UnsafePointer<UInt8>, _ rawEnd: UnsafePointer<UInt8>) throws(FormatError) {
+        lineNumber += 1
+        var end = rawEnd
+        if end > start && end[-1] == 0x0D { end -= 1 }
+        if !sawHeader {
+            try parseHeader(start, end)
+            return
+        }
+        if isBlank(start, end) { return }
+        let row = dataRow
+        dataRow += 1
+        switch parseRow(start, end) {
+        case nil:
+            table.lines.append(Int32(truncatingIfNeeded: lineNumber))
+            table.dataRows.append(Int32(truncatingIfNeeded: row))
+        case let reason?:
+            switch onBadRow {
+            case .fail: throw FormatError(file: source, line: lineNumber, message: reason)
+            case .skip: table.skipped.append(SkippedRow(line: lineNumber, reason: reason))
+            }
+        }
+    }
+
+    private func isBlank(_ start: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> Bool {
+        var p = start
+        while p < end {
+            if p.pointee != 0x20 && p.pointee != 0x09 { return false }
+            p += 1
+        }
+        return true
+    }
+
+    private mutating func parseHeader(_ start: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) throws(FormatError) {
+        var text = String(decoding: UnsafeBufferPointer(start: start, count: end - start), as: UTF8.self)
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
+        let names = text.split(separator: ",", omittingEmptySubsequences: false).map { field in
+            unquote(field.trimmingWhitespace())
+        }
+        func index(of wanted: String) -> Int? {
+            names.firstIndex { $0.lowercased() == wanted.lowercased() }
+        }
+        let found = names.map { "'\($0)'" }.joined(separator: ", ")
+        let emotion = index(of: "emotion"), pixels = index(of: "pixels"), usage = index(of: "Usage")
+        if emotion == nil && pixels == nil && usage == nil {
+            throw FormatError(file: source, line: lineNumber, message:
+                "missing header: expected a first line naming the columns emotion, pixels, Usage; found '\(abbreviated(text))'")
+        }
+        let missing = [("emotion", emotion), ("pixels", pixels), ("Usage", usage)].filter { $0.1 == nil }.map { "'\($0.0)'" }
+        if !missing.isEmpty {
+            let noun = missing.count == 1 ? "column" : "columns"
+            throw FormatError(file: source, line: lineNumber, message:
+                "missing \(noun) \(missing.joined(separator: " and ")) in the header; found columns \(found)")
+        }
+        fieldCount = names.count
+        emotionField = emotion!
+        pixelsField = pixels!
+        usageField = usage!
+        sawHeader = true
+    }
+
+    /// Parses one data line and appends it; returns the reason when the row is bad (and then
+    /// appends nothing).
+    private mutating func parseRow(_ start: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> String? {
+        var emotionRange: (UnsafePointer<UInt8>, UnsafePointer<UInt8>)?
+        var pixelsRange: (UnsafePointer<UInt8>, UnsafePointer<UInt8>)?
+        var usageRange: (UnsafePointer<UInt8>, UnsafePointer<UInt8>)?
+        var field = 0
+        var fieldStart = start
+        while true {
+            let comma = memchr(fieldStart, 0x2C, end - fieldStart)
+            let fieldEnd = comma.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) } ?? end
+            if field == emotionField { emotionRange = (fieldStart, fieldEnd) }
+            else if field == pixelsField { pixelsRange = (fieldStart, fieldEnd) }
+            else if field == usageField { usageRange = (fieldStart, fieldEnd) }
+            field += 1
+            if comma == nil { break }
+            fieldStart = fieldEnd + 1
+        }
+        guard field == fieldCount, let emotionRange, let pixelsRange, let usageRange else {
+            return "expected \(fieldCount) comma-separated fields as in the header, found \(field)"
+        }
+
+        let emotionText = trimmed(emotionRange.0, emotionRange.1)
+        var emotion = 0
+        var valid = !emotionText.isEmpty && emotionText.count <= 3
+        for byte in emotionText {
+            guard byte >= 0x30 && byte <= 0x39 else { valid = false; break }
+            emotion = emotion * 10 + Int(byte - 0x30)
+        }
+        guard valid, emotion <= 6 else {
+            return "emotion must be an integer 0...6, found '\(text(emotionText))'"
+        }
+
+        let usageText = trimmed(usageRange.0, usageRange.1)
+        guard let usage = FER2013Usage(csvName: text(usageText)) else {
+            return "unknown Usage '\(text(usageText))': expected Training, PublicTest or PrivateTest"
+        }
+
+        if let reason = parsePixels(pixelsRange.0, pixelsRange.1) { return reason }
+        table.emotions.append(UInt8(emotion))
+        table.usages.append(usage)
+        scratch.withUnsafeBufferPointer { table.pixels.append(contentsOf: $0) }
+        return nil
+    }
+
+    /// The hot loop: 2304 numbers per row. Writes into `scratch`; returns why the field is bad.
+    private mutating func parsePixels(_ rawStart: UnsafePointer<UInt8>, _ rawEnd: UnsafePointer<UInt8>) -> String? {
+        var start = rawStart, end = rawEnd
+        if end - start >= 2 && start.pointee == 0x22 && end[-1] == 0x22 { start += 1; end -= 1 }
+        let wanted = FER2013CSV.pixelsPerImage
+        let outcome: (count: Int, badAt: UnsafePointer<UInt8>?) = scratch.withUnsafeMutableBufferPointer { out in
+            let dst = out.baseAddress!
+            var count = 0
+            var value: UInt32 = 0
+            var inNumber = false
+            var p = start
+            while p < end {
+                let byte = p.pointee
+                let digit = UInt32(byte &- 0x30)
+                if digit < 10 {
+                    // Saturating keeps long digit runs from overflowing; anything > 255 is an error.
+                    value = value < 1000 ? value &* 10 &+ digit : value
+                    inNumber = true
+                } else if byte == 0x20 || byte == 0x09 {
+                    if inNumber {
+                        if value > 255 { return (count, p) }
+                        if count < wanted { dst[count] = UInt8(truncatingIfNeeded: value) }
+                        count &+= 1
+                        value = 0
+                        inNumber = false
+                    }
+                } else {
+                    return (count, p)
+                }
+                p += 1
+            }
+            if inNumber {
+                if value > 255 { return (count, end) }
+                if count < wanted { dst[count] = UInt8(truncatingIfNeeded: value) }
+                count &+= 1
+            }
+            return (count, nil)
+        }
+        if let badAt = outcome.badAt {
+            // Widen to the whitespace-separated token around the offending byte.
+            var tokenStart = badAt, tokenEnd = badAt
+            while tokenStart > start && tokenStart[-1] != 0x20 && tokenStart[-1] != 0x09 { tokenStart -= 1 }
+            while tokenEnd < end && tokenEnd.pointee != 0x20 && tokenEnd.pointee != 0x09 { tokenEnd += 1 }
+            if badAt == end || badAt.pointee == 0x20 || badAt.pointee == 0x09 {
+                // The value ended at badAt: the token is the digits just before it.
+                tokenEnd = badAt
+                tokenStart = badAt
+                while tokenStart > start && tokenStart[-1] != 0x20 && tokenStart[-1] != 0x09 { tokenStart -= 1 }
+            }
+            let token = text(UnsafeBufferPointer(start: tokenStart, count: tokenEnd - tokenStart))
+            let index = outcome.count
+            let position = "pixel \(index + 1) (image row \(index / FER2013CSV.imageSide), column \(index % FER2013CSV.imageSide))"
+            if token.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+                return "\(position) is out of range: expected an integer 0...255, found '\(token)'"
+            }
+            return "\(position) is not a number: expected an integer 0...255, found '\(abbreviated(token))'"
+        }
+        if outcome.count != wanted {
+            return "expected \(wanted) pixel values, found \(outcome.count)"
+        }
+        return nil
+    }
+
+    private func trimmed(_ start: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var s = start, e = end
+        while s < e && (s.pointee == 0x20 || s.pointee == 0x09) { s += 1 }
+        while e > s && (e[-1] == 0x20 || e[-1] == 0x09) { e -= 1 }
+        if e - s >= 2 && s.pointee == 0x22 && e[-1] == 0x22 { s += 1; e -= 1 }
+        return UnsafeBufferPointer(start: s, count: e - s)
+    }
+
+    private func text(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        abbreviated(String(decoding: bytes, as: UTF8.self))
+    }
+
+    private func abbreviated(_ text: String) -> String {
+        text.count > 40 ? String(text.prefix(40)) + "…" : text
+    }
+
+    private func unquote(_ text: Substring) -> String {
+        if text.count >= 2 && text.hasPrefix("\"") && text.hasSuffix("\"") {
+            return String(text.dropFirst().dropLast())
+        }
+        return String(text)
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingWhitespace() -> Substring {
+        var s = self
+        while let first = s.first, first == " " || first == "\t" { s.removeFirst() }
+        while let last = s.last, last == " " || last == "\t" { s.removeLast() }
+        return s
+    }
+}
