@@ -32,37 +32,34 @@ public struct SHA256: Sendable {
         guard var source = bytes.baseAddress, bytes.count > 0 else { return }
         var remaining = bytes.count
         totalBytes &+= UInt64(remaining)
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { schedule in
-            let w = schedule.baseAddress!
-            if pendingCount > 0 {
-                let take = min(64 - pendingCount, remaining)
-                let filled = pendingCount
-                pending.withUnsafeMutableBytes { buf in
-                    (buf.baseAddress! + filled).copyMemory(from: source, byteCount: take)
-                }
-                pendingCount += take
-                source += take
-                remaining -= take
-                if pendingCount == 64 {
-                    pending.withUnsafeBytes { buf in
-                        SHA256.compress(&state, buf.baseAddress!, blocks: 1, w: w)
-                    }
-                    pendingCount = 0
-                }
+        if pendingCount > 0 {
+            let take = min(64 - pendingCount, remaining)
+            let filled = pendingCount
+            pending.withUnsafeMutableBytes { buf in
+                (buf.baseAddress! + filled).copyMemory(from: source, byteCount: take)
             }
-            let blocks = remaining / 64
-            if blocks > 0 {
-                SHA256.compress(&state, source, blocks: blocks, w: w)
-                source += blocks * 64
-                remaining -= blocks * 64
-            }
-            if remaining > 0 {
-                let tail = remaining
-                pending.withUnsafeMutableBytes { buf in
-                    buf.baseAddress!.copyMemory(from: source, byteCount: tail)
+            pendingCount += take
+            source += take
+            remaining -= take
+            if pendingCount == 64 {
+                pending.withUnsafeBytes { buf in
+                    SHA256.compress(&state, buf.baseAddress!, blocks: 1)
                 }
-                pendingCount = tail
+                pendingCount = 0
             }
+        }
+        let blocks = remaining / 64
+        if blocks > 0 {
+            SHA256.compress(&state, source, blocks: blocks)
+            source += blocks * 64
+            remaining -= blocks * 64
+        }
+        if remaining > 0 {
+            let tail = remaining
+            pending.withUnsafeMutableBytes { buf in
+                buf.baseAddress!.copyMemory(from: source, byteCount: tail)
+            }
+            pendingCount = tail
         }
     }
 
@@ -87,10 +84,8 @@ public struct SHA256: Sendable {
             tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift)))
         }
         var s = state
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { schedule in
-            tail.withUnsafeBytes { buf in
-                SHA256.compress(&s, buf.baseAddress!, blocks: tail.count / 64, w: schedule.baseAddress!)
-            }
+        tail.withUnsafeBytes { buf in
+            SHA256.compress(&s, buf.baseAddress!, blocks: tail.count / 64)
         }
         return ContentDigest(words: s)
     }
@@ -121,49 +116,170 @@ public struct SHA256: Sendable {
         (x &>> n) | (x &<< (32 &- n))
     }
 
-    private static func compress(_ s: inout State, _ data: UnsafeRawPointer, blocks: Int,
-                                 w: UnsafeMutablePointer<UInt32>) {
-        roundConstants.withUnsafeBufferPointer { kBuffer in
-            let k = kBuffer.baseAddress!
-            var block = data
-            for _ in 0..<blocks {
-                for i in 0..<16 {
-                    w[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self))
-                }
-                for i in 16..<64 {
-                    let w15 = w[i &- 15], w2 = w[i &- 2]
-                    let s0 = rotr(w15, 7) ^ rotr(w15, 18) ^ (w15 &>> 3)
-                    let s1 = rotr(w2, 17) ^ rotr(w2, 19) ^ (w2 &>> 10)
-                    w[i] = w[i &- 16] &+ s0 &+ w[i &- 7] &+ s1
-                }
-                var a = s.a, b = s.b, c = s.c, d = s.d, e = s.e, f = s.f, g = s.g, h = s.h
-                for i in 0..<64 {
-                    let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-                    let ch = (e & f) ^ (~e & g)
-                    let t1 = h &+ s1 &+ ch &+ k[i] &+ w[i]
-                    let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-                    let maj = (a & b) ^ (a & c) ^ (b & c)
-                    let t2 = s0 &+ maj
-                    h = g; g = f; f = e; e = d &+ t1
-                    d = c; c = b; b = a; a = t1 &+ t2
-                }
-                s.a &+= a; s.b &+= b; s.c &+= c; s.d &+= d
-                s.e &+= e; s.f &+= f; s.g &+= g; s.h &+= h
-                block += 64
-            }
-        }
+    @inline(__always)
+    private static func load(_ block: UnsafeRawPointer, _ i: Int) -> UInt32 {
+        UInt32(bigEndian: block.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self))
     }
 
-    private static let roundConstants: [UInt32] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-    ]
+    @inline(__always)
+    private static func sigma0(_ x: UInt32) -> UInt32 { rotr(x, 7) ^ rotr(x, 18) ^ (x &>> 3) }
+
+    @inline(__always)
+    private static func sigma1(_ x: UInt32) -> UInt32 { rotr(x, 17) ^ rotr(x, 19) ^ (x &>> 10) }
+
+    /// One SHA-256 round. The caller renames the working variables instead of shifting them,
+    /// so the 64 unrolled rounds need no register moves.
+    @inline(__always)
+    private static func round(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: inout UInt32,
+                              _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: inout UInt32,
+                              _ k: UInt32, _ w: UInt32) {
+        let t1 = h &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ (g ^ (e & (f ^ g))) &+ k &+ w
+        d = d &+ t1
+        h = t1 &+ (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) | (c & (a | b)))
+    }
+
+    // Generated: 64 rounds fully unrolled with a 16-word rolling message schedule.
+    private static func compress(_ s: inout State, _ data: UnsafeRawPointer, blocks: Int) {
+        var block = data
+        var w0: UInt32 = 0, w1: UInt32 = 0, w2: UInt32 = 0, w3: UInt32 = 0
+        var w4: UInt32 = 0, w5: UInt32 = 0, w6: UInt32 = 0, w7: UInt32 = 0
+        var w8: UInt32 = 0, w9: UInt32 = 0, w10: UInt32 = 0, w11: UInt32 = 0
+        var w12: UInt32 = 0, w13: UInt32 = 0, w14: UInt32 = 0, w15: UInt32 = 0
+        for _ in 0..<blocks {
+            var a = s.a, b = s.b, c = s.c, d = s.d, e = s.e, f = s.f, g = s.g, h = s.h
+                w0 = load(block, 0)
+                round(a, b, c, &d, e, f, g, &h, 0x428a2f98, w0)
+                w1 = load(block, 1)
+                round(h, a, b, &c, d, e, f, &g, 0x71374491, w1)
+                w2 = load(block, 2)
+                round(g, h, a, &b, c, d, e, &f, 0xb5c0fbcf, w2)
+                w3 = load(block, 3)
+                round(f, g, h, &a, b, c, d, &e, 0xe9b5dba5, w3)
+                w4 = load(block, 4)
+                round(e, f, g, &h, a, b, c, &d, 0x3956c25b, w4)
+                w5 = load(block, 5)
+                round(d, e, f, &g, h, a, b, &c, 0x59f111f1, w5)
+                w6 = load(block, 6)
+                round(c, d, e, &f, g, h, a, &b, 0x923f82a4, w6)
+                w7 = load(block, 7)
+                round(b, c, d, &e, f, g, h, &a, 0xab1c5ed5, w7)
+                w8 = load(block, 8)
+                round(a, b, c, &d, e, f, g, &h, 0xd807aa98, w8)
+                w9 = load(block, 9)
+                round(h, a, b, &c, d, e, f, &g, 0x12835b01, w9)
+                w10 = load(block, 10)
+                round(g, h, a, &b, c, d, e, &f, 0x243185be, w10)
+                w11 = load(block, 11)
+                round(f, g, h, &a, b, c, d, &e, 0x550c7dc3, w11)
+                w12 = load(block, 12)
+                round(e, f, g, &h, a, b, c, &d, 0x72be5d74, w12)
+                w13 = load(block, 13)
+                round(d, e, f, &g, h, a, b, &c, 0x80deb1fe, w13)
+                w14 = load(block, 14)
+                round(c, d, e, &f, g, h, a, &b, 0x9bdc06a7, w14)
+                w15 = load(block, 15)
+                round(b, c, d, &e, f, g, h, &a, 0xc19bf174, w15)
+                w0 = w0 &+ sigma1(w14) &+ w9 &+ sigma0(w1)
+                round(a, b, c, &d, e, f, g, &h, 0xe49b69c1, w0)
+                w1 = w1 &+ sigma1(w15) &+ w10 &+ sigma0(w2)
+                round(h, a, b, &c, d, e, f, &g, 0xefbe4786, w1)
+                w2 = w2 &+ sigma1(w0) &+ w11 &+ sigma0(w3)
+                round(g, h, a, &b, c, d, e, &f, 0x0fc19dc6, w2)
+                w3 = w3 &+ sigma1(w1) &+ w12 &+ sigma0(w4)
+                round(f, g, h, &a, b, c, d, &e, 0x240ca1cc, w3)
+                w4 = w4 &+ sigma1(w2) &+ w13 &+ sigma0(w5)
+                round(e, f, g, &h, a, b, c, &d, 0x2de92c6f, w4)
+                w5 = w5 &+ sigma1(w3) &+ w14 &+ sigma0(w6)
+                round(d, e, f, &g, h, a, b, &c, 0x4a7484aa, w5)
+                w6 = w6 &+ sigma1(w4) &+ w15 &+ sigma0(w7)
+                round(c, d, e, &f, g, h, a, &b, 0x5cb0a9dc, w6)
+                w7 = w7 &+ sigma1(w5) &+ w0 &+ sigma0(w8)
+                round(b, c, d, &e, f, g, h, &a, 0x76f988da, w7)
+                w8 = w8 &+ sigma1(w6) &+ w1 &+ sigma0(w9)
+                round(a, b, c, &d, e, f, g, &h, 0x983e5152, w8)
+                w9 = w9 &+ sigma1(w7) &+ w2 &+ sigma0(w10)
+                round(h, a, b, &c, d, e, f, &g, 0xa831c66d, w9)
+                w10 = w10 &+ sigma1(w8) &+ w3 &+ sigma0(w11)
+                round(g, h, a, &b, c, d, e, &f, 0xb00327c8, w10)
+                w11 = w11 &+ sigma1(w9) &+ w4 &+ sigma0(w12)
+                round(f, g, h, &a, b, c, d, &e, 0xbf597fc7, w11)
+                w12 = w12 &+ sigma1(w10) &+ w5 &+ sigma0(w13)
+                round(e, f, g, &h, a, b, c, &d, 0xc6e00bf3, w12)
+                w13 = w13 &+ sigma1(w11) &+ w6 &+ sigma0(w14)
+                round(d, e, f, &g, h, a, b, &c, 0xd5a79147, w13)
+                w14 = w14 &+ sigma1(w12) &+ w7 &+ sigma0(w15)
+                round(c, d, e, &f, g, h, a, &b, 0x06ca6351, w14)
+                w15 = w15 &+ sigma1(w13) &+ w8 &+ sigma0(w0)
+                round(b, c, d, &e, f, g, h, &a, 0x14292967, w15)
+                w0 = w0 &+ sigma1(w14) &+ w9 &+ sigma0(w1)
+                round(a, b, c, &d, e, f, g, &h, 0x27b70a85, w0)
+                w1 = w1 &+ sigma1(w15) &+ w10 &+ sigma0(w2)
+                round(h, a, b, &c, d, e, f, &g, 0x2e1b2138, w1)
+                w2 = w2 &+ sigma1(w0) &+ w11 &+ sigma0(w3)
+                round(g, h, a, &b, c, d, e, &f, 0x4d2c6dfc, w2)
+                w3 = w3 &+ sigma1(w1) &+ w12 &+ sigma0(w4)
+                round(f, g, h, &a, b, c, d, &e, 0x53380d13, w3)
+                w4 = w4 &+ sigma1(w2) &+ w13 &+ sigma0(w5)
+                round(e, f, g, &h, a, b, c, &d, 0x650a7354, w4)
+                w5 = w5 &+ sigma1(w3) &+ w14 &+ sigma0(w6)
+                round(d, e, f, &g, h, a, b, &c, 0x766a0abb, w5)
+                w6 = w6 &+ sigma1(w4) &+ w15 &+ sigma0(w7)
+                round(c, d, e, &f, g, h, a, &b, 0x81c2c92e, w6)
+                w7 = w7 &+ sigma1(w5) &+ w0 &+ sigma0(w8)
+                round(b, c, d, &e, f, g, h, &a, 0x92722c85, w7)
+                w8 = w8 &+ sigma1(w6) &+ w1 &+ sigma0(w9)
+                round(a, b, c, &d, e, f, g, &h, 0xa2bfe8a1, w8)
+                w9 = w9 &+ sigma1(w7) &+ w2 &+ sigma0(w10)
+                round(h, a, b, &c, d, e, f, &g, 0xa81a664b, w9)
+                w10 = w10 &+ sigma1(w8) &+ w3 &+ sigma0(w11)
+                round(g, h, a, &b, c, d, e, &f, 0xc24b8b70, w10)
+                w11 = w11 &+ sigma1(w9) &+ w4 &+ sigma0(w12)
+                round(f, g, h, &a, b, c, d, &e, 0xc76c51a3, w11)
+                w12 = w12 &+ sigma1(w10) &+ w5 &+ sigma0(w13)
+                round(e, f, g, &h, a, b, c, &d, 0xd192e819, w12)
+                w13 = w13 &+ sigma1(w11) &+ w6 &+ sigma0(w14)
+                round(d, e, f, &g, h, a, b, &c, 0xd6990624, w13)
+                w14 = w14 &+ sigma1(w12) &+ w7 &+ sigma0(w15)
+                round(c, d, e, &f, g, h, a, &b, 0xf40e3585, w14)
+                w15 = w15 &+ sigma1(w13) &+ w8 &+ sigma0(w0)
+                round(b, c, d, &e, f, g, h, &a, 0x106aa070, w15)
+                w0 = w0 &+ sigma1(w14) &+ w9 &+ sigma0(w1)
+                round(a, b, c, &d, e, f, g, &h, 0x19a4c116, w0)
+                w1 = w1 &+ sigma1(w15) &+ w10 &+ sigma0(w2)
+                round(h, a, b, &c, d, e, f, &g, 0x1e376c08, w1)
+                w2 = w2 &+ sigma1(w0) &+ w11 &+ sigma0(w3)
+                round(g, h, a, &b, c, d, e, &f, 0x2748774c, w2)
+                w3 = w3 &+ sigma1(w1) &+ w12 &+ sigma0(w4)
+                round(f, g, h, &a, b, c, d, &e, 0x34b0bcb5, w3)
+                w4 = w4 &+ sigma1(w2) &+ w13 &+ sigma0(w5)
+                round(e, f, g, &h, a, b, c, &d, 0x391c0cb3, w4)
+                w5 = w5 &+ sigma1(w3) &+ w14 &+ sigma0(w6)
+                round(d, e, f, &g, h, a, b, &c, 0x4ed8aa4a, w5)
+                w6 = w6 &+ sigma1(w4) &+ w15 &+ sigma0(w7)
+                round(c, d, e, &f, g, h, a, &b, 0x5b9cca4f, w6)
+                w7 = w7 &+ sigma1(w5) &+ w0 &+ sigma0(w8)
+                round(b, c, d, &e, f, g, h, &a, 0x682e6ff3, w7)
+                w8 = w8 &+ sigma1(w6) &+ w1 &+ sigma0(w9)
+                round(a, b, c, &d, e, f, g, &h, 0x748f82ee, w8)
+                w9 = w9 &+ sigma1(w7) &+ w2 &+ sigma0(w10)
+                round(h, a, b, &c, d, e, f, &g, 0x78a5636f, w9)
+                w10 = w10 &+ sigma1(w8) &+ w3 &+ sigma0(w11)
+                round(g, h, a, &b, c, d, e, &f, 0x84c87814, w10)
+                w11 = w11 &+ sigma1(w9) &+ w4 &+ sigma0(w12)
+                round(f, g, h, &a, b, c, d, &e, 0x8cc70208, w11)
+                w12 = w12 &+ sigma1(w10) &+ w5 &+ sigma0(w13)
+                round(e, f, g, &h, a, b, c, &d, 0x90befffa, w12)
+                w13 = w13 &+ sigma1(w11) &+ w6 &+ sigma0(w14)
+                round(d, e, f, &g, h, a, b, &c, 0xa4506ceb, w13)
+                w14 = w14 &+ sigma1(w12) &+ w7 &+ sigma0(w15)
+                round(c, d, e, &f, g, h, a, &b, 0xbef9a3f7, w14)
+                w15 = w15 &+ sigma1(w13) &+ w8 &+ sigma0(w0)
+                round(b, c, d, &e, f, g, h, &a, 0xc67178f2, w15)
+            s.a &+= a; s.b &+= b; s.c &+= c; s.d &+= d
+            s.e &+= e; s.f &+= f; s.g &+= g; s.h &+= h
+            block += 64
+        }
+    }
 }
 
 /// A SHA-256 digest: the content id of an artifact, the key of a stage.
