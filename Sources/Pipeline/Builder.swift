@@ -1,0 +1,301 @@
+import Foundation
+import Formats
+
+/// Receives build events, e.g. to draw progress lines. Called from worker threads.
+public protocol BuildObserver: AnyObject, Sendable {
+    func waitingForLock(holder: String)
+    func stageStarted(_ stage: String, kind: String)
+    func stageProgress(_ stage: String, done: Int, total: Int, unit: String)
+    func stageWarning(_ stage: String, _ message: String)
+    func stageFinished(_ report: StageReport)
+}
+
+public enum StageStatus: String, Sendable, Codable {
+    case ran, cached
+}
+
+/// What happened to one stage in a build.
+public struct StageReport: Sendable {
+    public var name: String
+    public var kind: String
+    public var status: StageStatus
+    public var key: ContentDigest
+    public var contentID: ContentDigest
+    public var artifacts: [String: ContentDigest]
+    public var seconds: Double
+    public var rowsIn: Int?
+    public var rowsOut: Int?
+    public var stats: JSONValue
+    public var warnings: [String]
+}
+
+/// The outcome of a whole build, stages in plan order.
+public struct BuildReport: Sendable {
+    public var stages: [StageReport]
+    public var version: DatasetVersion
+    public var seconds: Double
+}
+
+/// The per-stage context handed to `Stage.run`.
+public final class StageContext: @unchecked Sendable {
+    public let stage: String
+    public let inputs: [StageInput]
+    public let parameters: StageParameters
+    /// Worker threads the stage may use for data-parallel work.
+    public let jobs: Int
+    let layout: CacheLayout
+    private weak var observer: (any BuildObserver)?
+    private let lock = NSLock()
+    private var collectedWarnings: [String] = []
+
+    init(stage: String, inputs: [StageInput], parameters: StageParameters, jobs: Int, layout: CacheLayout, observer: (any BuildObserver)?) {
+        self.stage = stage
+        self.inputs = inputs
+        self.parameters = parameters
+        self.jobs = jobs
+        self.layout = layout
+        self.observer = observer
+    }
+
+    /// The single input of a one-input stage.
+    public var input: StageInput { inputs[0] }
+
+    public func progress(done: Int, total: Int, unit: String = "rows") {
+        observer?.stageProgress(stage, done: done, total: total, unit: unit)
+    }
+
+    /// A warning shown in the build output and kept in the run record.
+    public func warn(_ message: String) {
+        lock.lock()
+        collectedWarnings.append(message)
+        lock.unlock()
+        observer?.stageWarning(stage, message)
+    }
+
+    var warnings: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return collectedWarnings
+    }
+
+    /// The per-item memo for one namespace (e.g. an extractor and model version).
+    public func memo(namespace: ContentDigest) throws(PipelineError) -> MemoStore {
+        try MemoStore(directory: layout.memo + "/" + namespace.hex)
+    }
+}
+
+/// Runs a `BuildPlan` against a cache.
+public final class Builder: @unchecked Sendable {
+    public let plan: BuildPlan
+    public let layout: CacheLayout
+    public let jobs: Int
+    let artifacts: ArtifactStore
+    let records: RunRecordStore
+    let digests: InputDigests
+
+    public init(plan: BuildPlan, cacheRoot: String, jobs: Int) {
+        self.plan = plan
+        self.layout = CacheLayout(root: cacheRoot)
+        self.jobs = max(1, jobs)
+        self.artifacts = ArtifactStore(layout: layout)
+        self.records = RunRecordStore(layout: layout)
+        self.digests = InputDigests(path: layout.fileDigests)
+    }
+
+    // MARK: keys
+
+    /// What a stage key is computed from; also what `status` compares to explain a rebuild.
+    public struct KeyMaterial: Sendable {
+        public var kind: String
+        public var version: Int
+        public var parameters: JSONValue
+        public var inputs: [RunRecord.InputRef]
+
+        /// SHA-256 of kind, implementation version, canonical parameters and input content ids.
+        public var key: ContentDigest {
+            var h = SHA256()
+            h.update("blendset-stage-key-v1\n")
+            h.update("kind=\(kind)\nversion=\(version)\nparams=\(parameters.canonical)\n")
+            for i in inputs { h.update("input=\(i.stage):\(i.contentID.hex)\n") }
+            return h.finalize()
+        }
+    }
+
+    /// Parameters as they enter the key: input paths replaced by the digest of their content.
+    func keyParameters(_ stage: PlannedStage) throws(PipelineError) -> JSONValue {
+        var members: [(String, JSONValue)] = []
+        let pathParams = Set(stage.inputPathParameters)
+        for (name, value) in stage.parameters.values.sorted(by: { $0.key < $1.key }) {
+            if pathParams.contains(name) {
+                let path = try stage.parameters.path(name)
+                guard FileManager.default.fileExists(atPath: path) else {
+                    let hint: String
+                    if case .inputPath(let h) = stage.type.parameters.first(where: { $0.name == name })?.role { hint = h } else { hint = "" }
+                    throw .missingInput(stage: stage.name, parameter: name, path: path, hint: hint)
+                }
+                members.append((name, .string("sha256:" + (try digests.digest(of: path)).hex)))
+            } else {
+                members.append((name, value))
+            }
+        }
+        return .object(members)
+    }
+
+    static func contentID(_ artifacts: [String: ContentDigest]) -> ContentDigest {
+        var h = SHA256()
+        h.update("blendset-output-v1\n")
+        for (name, id) in artifacts.sorted(by: { $0.key < $1.key }) { h.update("\(name)=\(id.hex)\n") }
+        return h.finalize()
+    }
+
+    /// A cached result for this key, if its record and every artifact are present.
+    func cachedRecord(_ key: ContentDigest) throws(PipelineError) -> RunRecord? {
+        guard let r = try records.record(for: key) else { return nil }
+        return r.artifacts.values.allSatisfy(artifacts.contains) ? r : nil
+    }
+
+    // MARK: build
+
+    /// Builds every stage, running independent stages in parallel (up to `jobs` at once).
+    public func build(observer: (any BuildObserver)? = nil, wait: Bool = true) throws -> BuildReport {
+        let started = Date()
+        let lock = try BuildLock(cacheRoot: layout.root, wait: wait) { holder in observer?.waitingForLock(holder: holder) }
+        defer { withExtendedLifetime(lock) {} }
+        removeStaleTemporaries()
+
+        let state = SchedulerState()
+        let byName = Dictionary(uniqueKeysWithValues: plan.stages.map { ($0.name, $0) })
+
+        state.condition.lock()
+        while true {
+            if state.failure == nil {
+                for s in plan.stages where state.reports[s.name] == nil && !state.running.contains(s.name) && state.running.count < jobs {
+                    guard s.inputs.allSatisfy({ state.reports[$0] != nil }) else { continue }
+                    let inputReports = s.inputs.map { state.reports[$0]! }
+                    state.running.insert(s.name)
+                    // A thread per running stage: a stage may block (I/O, its own worker
+                    // pool), and a shared pool could then starve its siblings.
+                    let thread = Thread {
+                        let outcome = Result { try self.runOrReuse(s, inputReports, observer: observer) }
+                        state.condition.lock()
+                        state.running.remove(s.name)
+                        switch outcome {
+                        case .success(let report): state.reports[s.name] = report
+                        case .failure(let error): if state.failure == nil { state.failure = error }
+                        }
+                        state.condition.signal()
+                        state.condition.unlock()
+                    }
+                    thread.stackSize = 8 << 20
+                    thread.start()
+                }
+            }
+            if state.running.isEmpty && (state.failure != nil || state.reports.count == plan.stages.count) { break }
+            state.condition.wait()
+        }
+        state.condition.unlock()
+        try digests.save()
+        if let failure = state.failure { throw failure }
+
+        let reports = plan.stages.map { state.reports[$0.name]! }
+        let version = try recordVersion(reports, byName: byName)
+        return BuildReport(stages: reports, version: version, seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Clears `.tmp-` files that killed builds left; safe because we hold the lock.
+    private func removeStaleTemporaries() {
+        var folders = [layout.root, layout.runs, layout.heads, layout.versions]
+        let shards = (try? FileManager.default.contentsOfDirectory(atPath: layout.objects)) ?? []
+        folders += shards.map { layout.objects + "/" + $0 }
+        for f in folders { AtomicFile.removeStaleTemporaries(in: f) }
+    }
+
+    private final class SchedulerState: @unchecked Sendable {
+        let condition = NSCondition()
+        var reports: [String: StageReport] = [:]
+        var running = Set<String>()
+        var failure: (any Error)?
+    }
+
+    private func runOrReuse(_ stage: PlannedStage, _ inputReports: [StageReport], observer: (any BuildObserver)?) throws -> StageReport {
+        let material = KeyMaterial(kind: stage.kind, version: stage.type.version, parameters: try keyParameters(stage),
+                                   inputs: inputReports.map { .init(stage: $0.name, contentID: $0.contentID) })
+        let key = material.key
+        if let r = try cachedRecord(key) {
+            try records.setHead(stage.name, key)
+            let report = StageReport(name: stage.name, kind: stage.kind, status: .cached, key: key, contentID: r.contentID,
+                                     artifacts: r.artifacts, seconds: 0, rowsIn: r.rowsIn, rowsOut: r.rowsOut,
+                                     stats: (try? JSONParser.parse(r.stats)) ?? .object([]), warnings: [])
+            observer?.stageFinished(report)
+            return report
+        }
+        observer?.stageStarted(stage.name, kind: stage.kind)
+        let inputs = inputReports.map { StageInput(stage: $0.name, kind: $0.kind, artifacts: $0.artifacts, contentID: $0.contentID, store: artifacts) }
+        let context = StageContext(stage: stage.name, inputs: inputs, parameters: stage.parameters, jobs: jobs, layout: layout, observer: observer)
+        let clock = Date()
+        let result: StageResult
+        do {
+            result = try stage.implementation.run(context)
+        } catch let error as PipelineError {
+            throw error
+        } catch {
+            throw PipelineError.stageFailed(stage: stage.name, message: "\(error)")
+        }
+        var ids: [String: ContentDigest] = [:]
+        for (name, bytes) in result.artifacts { ids[name] = try artifacts.write(bytes) }
+        let seconds = Date().timeIntervalSince(clock)
+        let contentID = Builder.contentID(ids)
+        var stats = result.stats
+        let warnings = context.warnings
+        if !warnings.isEmpty, case .object(var members) = stats.kind {
+            members.append((key: "warnings", value: .array(warnings.map { .string($0) })))
+            stats = JSONValue(.object(members))
+        }
+        let record = RunRecord(key: key, stage: stage.name, kind: stage.kind, version: stage.type.version,
+                               parameters: material.parameters.canonical,
+                               displayParameters: stage.parameters.values.mapValues(\.canonical),
+                               inputs: material.inputs, artifacts: ids, contentID: contentID,
+                               rowsIn: result.rowsIn, rowsOut: result.rowsOut, seconds: seconds,
+                               finishedAt: isoNow(), stats: stats.canonical)
+        try records.write(record)
+        try records.setHead(stage.name, key)
+        let report = StageReport(name: stage.name, kind: stage.kind, status: .ran, key: key, contentID: contentID,
+                                 artifacts: ids, seconds: seconds, rowsIn: result.rowsIn, rowsOut: result.rowsOut,
+                                 stats: stats, warnings: warnings)
+        observer?.stageFinished(report)
+        return report
+    }
+
+    // MARK: versions
+
+    private func recordVersion(_ reports: [StageReport], byName: [String: PlannedStage]) throws(PipelineError) -> DatasetVersion {
+        // The version is identified by the final outputs: the stages nothing reads from.
+        let consumed = Set(plan.stages.flatMap(\.inputs))
+        let sinks = reports.filter { !consumed.contains($0.name) }
+        var h = SHA256()
+        h.update("blendset-version-v1\n")
+        for s in sinks.sorted(by: { $0.name < $1.name }) { h.update("\(s.name)=\(s.contentID.hex)\n") }
+        let id = h.finalize()
+        let version = DatasetVersion(
+            id: id, createdAt: isoNow(), blendsetVersion: blendsetVersion,
+            pipelineFile: plan.file,
+            stages: reports.map { r in
+                let s = byName[r.name]!
+                return DatasetVersion.StageEntry(name: r.name, kind: r.kind, version: s.type.version, key: r.key,
+                                                 inputs: s.inputs,
+                                                 parameters: s.parameters.values.mapValues(\.canonical),
+                                                 contentID: r.contentID, artifacts: r.artifacts,
+                                                 rowsIn: r.rowsIn, rowsOut: r.rowsOut)
+            },
+            outputs: Dictionary(uniqueKeysWithValues: sinks.map { ($0.name, $0.contentID) }))
+        let store = VersionStore(layout: layout)
+        if let existing = try store.version(id) {
+            return existing
+        }
+        try store.write(version)
+        return version
+    }
+}
+
+/// The version of this program; part of every version record.
+public let blendsetVersion = "0.1.0"

@@ -1,0 +1,117 @@
+import Foundation
+import Formats
+
+/// What a build would do for one stage, and why.
+public struct StagePlanStatus: Sendable {
+    public enum Action: String, Sendable { case cached, run }
+    public var name: String
+    public var kind: String
+    public var action: Action
+    /// Human-readable reasons a stage would run (empty when cached).
+    public var reasons: [String]
+}
+
+extension Builder {
+    /// A dry run: decides for each stage whether it is cached or would run, and why,
+    /// by comparing its key material with the run record the last build used.
+    public func status() throws(PipelineError) -> [StagePlanStatus] {
+        var outputs: [String: ContentDigest] = [:]   // known content ids of cached stages
+        var result: [StagePlanStatus] = []
+        for stage in plan.stages {
+            let parameters = try keyParameters(stage)
+            let unknownInputs = stage.inputs.filter { outputs[$0] == nil }
+            var reasons: [String] = []
+            let head = records.head(stage.name).flatMap { try? records.record(for: $0) }
+            if unknownInputs.isEmpty {
+                let material = KeyMaterial(kind: stage.kind, version: stage.type.version, parameters: parameters,
+                                           inputs: stage.inputs.map { .init(stage: $0, contentID: outputs[$0]!) })
+                if let r = try cachedRecord(material.key) {
+                    outputs[stage.name] = r.contentID
+                    result.append(StagePlanStatus(name: stage.name, kind: stage.kind, action: .cached, reasons: []))
+                    continue
+                }
+                if let head {
+                    reasons += differences(head: head, material: material, stage: stage)
+                    if reasons.isEmpty { reasons.append("its cached output is missing from the cache") }
+                }
+            } else {
+                for i in unknownInputs { reasons.append("input '\(i)' will be rebuilt (it may stay cached if that output comes out unchanged)") }
+                if let head {
+                    let material = KeyMaterial(kind: stage.kind, version: stage.type.version, parameters: parameters, inputs: [])
+                    reasons += differences(head: head, material: material, stage: stage).filter { !$0.hasPrefix("input ") }
+                }
+            }
+            if head == nil { reasons.insert("never built in this cache", at: 0) }
+            result.append(StagePlanStatus(name: stage.name, kind: stage.kind, action: .run, reasons: reasons))
+        }
+        return result
+    }
+
+    private func differences(head: RunRecord, material: KeyMaterial, stage: PlannedStage) -> [String] {
+        var reasons: [String] = []
+        if head.kind != material.kind { reasons.append("kind changed: \(head.kind) → \(material.kind)") }
+        if head.version != material.version {
+            reasons.append("code version of '\(material.kind)' changed: \(head.version) → \(material.version)")
+        }
+        let old = (try? JSONParser.parse(head.parameters))?.objectValue ?? []
+        let new = material.parameters.objectValue ?? []
+        let names = Set(old.map(\.key)).union(new.map(\.key)).sorted()
+        for n in names {
+            let a = old.first { $0.key == n }?.value
+            let b = new.first { $0.key == n }?.value
+            guard a != b else { continue }
+            let isPath = stage.inputPathParameters.contains(n)
+            if isPath {
+                reasons.append("the content of \(n) (\(stage.parameters.values[n]?.stringValue ?? "?")) changed")
+            } else {
+                reasons.append("param \(n): \(a?.canonical ?? "(none)") → \(b?.canonical ?? "(none)")")
+            }
+        }
+        for input in material.inputs {
+            let previous = head.inputs.first { $0.stage == input.stage }
+            if previous?.contentID != input.contentID { reasons.append("input '\(input.stage)' changed") }
+        }
+        return reasons
+    }
+}
+
+/// Renders the stage graph as text, Graphviz dot or Mermaid.
+public enum DAGRenderer {
+    public static func text(_ plan: BuildPlan) -> String {
+        plan.stages.map { s in
+            let from = s.inputs.isEmpty ? "" : "  ← " + s.inputs.joined(separator: ", ")
+            return "\(s.name) (\(s.kind))\(from)"
+        }.joined(separator: "\n")
+    }
+
+    public static func dot(_ plan: BuildPlan) -> String {
+        var lines = ["digraph pipeline {", "  rankdir=TB;", "  node [shape=box, style=rounded];"]
+        for s in plan.stages { lines.append("  \"\(s.name)\" [label=\"\(s.name)\\n(\(s.kind))\"];") }
+        for s in plan.stages { for i in s.inputs { lines.append("  \"\(i)\" -> \"\(s.name)\";") } }
+        lines.append("}")
+        return lines.joined(separator: "\n")
+    }
+
+    public static func mermaid(_ plan: BuildPlan) -> String {
+        func id(_ n: String) -> String { "s_" + n.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined() }
+        var lines = ["flowchart TD"]
+        for s in plan.stages { lines.append("  \(id(s.name))[\"\(s.name) (\(s.kind))\"]") }
+        for s in plan.stages { for i in s.inputs { lines.append("  \(id(i)) --> \(id(s.name))") } }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension Builder {
+    /// The run records of every stage that is cached for this plan, by stage name.
+    /// Stages below one that is not cached are absent.
+    public func cachedRecords() throws(PipelineError) -> [String: RunRecord] {
+        var found: [String: RunRecord] = [:]
+        for stage in plan.stages {
+            guard stage.inputs.allSatisfy({ found[$0] != nil }) else { continue }
+            let material = KeyMaterial(kind: stage.kind, version: stage.type.version, parameters: try keyParameters(stage),
+                                       inputs: stage.inputs.map { .init(stage: $0, contentID: found[$0]!.contentID) })
+            if let r = try cachedRecord(material.key) { found[stage.name] = r }
+        }
+        return found
+    }
+}

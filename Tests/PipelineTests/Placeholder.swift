@@ -1,3 +1,0 @@
-import Testing
-
-@Test func placeholderPipelineTests() { #expect(Bool(true)) }
