@@ -219,3 +219,19 @@ public final class ByteStream {
         return out.pos
     }
 }
+
+extension Zstd {
+    /// Decompresses `block` into `destination`, succeeding only when it yields exactly
+    /// `expected` bytes. Used for table columns, whose sizes are known in advance.
+    static func decompressExactly(into destination: UnsafeMutableRawBufferPointer, expected: Int,
+                                  _ block: UnsafeRawBufferPointer) -> ZstdOutcome {
+        guard let source = block.baseAddress, block.count > 0 else { return .failed("empty block") }
+        var scratch: UInt8 = 0
+        return withUnsafeMutablePointer(to: &scratch) { fallback in
+            let target = destination.baseAddress ?? UnsafeMutableRawPointer(fallback)
+            let written = ZSTD_decompress(target, expected, source, block.count)
+            if ZSTD_isError(written) != 0 { return .failed(String(cString: ZSTD_getErrorName(written))) }
+            return written == expected ? .ok : .failed("\(written) bytes instead of \(expected)")
+        }
+    }
+}
