@@ -84,7 +84,7 @@ public enum AtomicFile {
     private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(FormatError) {
         var offset = 0
         while offset < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + offset, min(bytes.count - offset, 1 << 30))
+            let n = systemWrite(fd, bytes.baseAddress! + offset, min(bytes.count - offset, 1 << 30))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FormatError(file: path, message: "cannot write: \(systemErrorText())")

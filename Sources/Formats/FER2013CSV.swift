@@ -91,11 +91,14 @@ public enum FER2013CSV {
     public static let imageSide = 48
     public static let pixelsPerImage = imageSide * imageSide
 
-    /// Reads a plain or `.zst` file, streaming it.
+    /// Reads a plain or `.zst` file, streaming it: memory holds the table and a few 4 MiB
+    /// chunks, never the whole text.
     public static func read(path: String, onBadRow: BadRowPolicy = .fail) throws(FormatError) -> FER2013Table {
         var parser = FER2013Parser(source: path, onBadRow: onBadRow)
-        let stream = try ByteStream(path: path, chunkSize: 4 << 20)
-        while let chunk = try stream.next() {
+        // Decompression (about half the time for the .zst file) overlaps with parsing.
+        let pipe = ChunkPipe(path: path, chunkSize: 4 << 20)
+        defer { pipe.close() }
+        while let chunk = try pipe.next() {
             try parser.consume(chunk)
         }
         return try parser.finish()

@@ -43,3 +43,15 @@ func withBytes<R>(_ array: [UInt8],
     }
     return try result.get()
 }
+
+/// `read(2)`, named so that types with their own `read` methods can call it.
+@inline(__always)
+func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
+    read(fd, buffer, count)
+}
+
+/// `write(2)`, named so that types with their own `write` methods can call it.
+@inline(__always)
+func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
+    write(fd, buffer, count)
+}

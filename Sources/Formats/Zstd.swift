@@ -138,13 +138,19 @@ public final class ByteStream {
     ///
     /// The buffer belongs to the stream and is valid only until the next call.
     public func next() throws(FormatError) -> UnsafeRawBufferPointer? {
-        if finished { return nil }
-        let filled = isCompressed ? try fillDecompressed() : try fillRaw()
-        if filled == 0 {
-            finished = true
-            return nil
-        }
-        return UnsafeRawBufferPointer(start: output, count: filled)
+        let filled = try read(into: UnsafeMutableRawBufferPointer(start: output, count: chunkSize))
+        return filled == 0 ? nil : UnsafeRawBufferPointer(start: output, count: filled)
+    }
+
+    /// Fills `buffer` with the next (decompressed) bytes and returns how many; fewer than
+    /// `buffer.count` only at the end of the file, 0 once it is reached.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(FormatError) -> Int {
+        guard !finished, let destination = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        let filled = isCompressed
+            ? try fillDecompressed(destination, buffer.count)
+            : try fillRaw(destination, buffer.count)
+        if filled == 0 { finished = true }
+        return filled
     }
 
     /// Calls `body` with each chunk of the file in order.
@@ -163,7 +169,7 @@ public final class ByteStream {
 
     private func readSome(into buffer: UnsafeMutableRawPointer, capacity: Int) throws(FormatError) -> Int {
         while true {
-            let n = read(fd, buffer, capacity)
+            let n = systemRead(fd, buffer, capacity)
             if n >= 0 { return n }
             if errno != EINTR {
                 throw FormatError(file: path, message: "cannot read file: \(systemErrorText())")
@@ -171,17 +177,17 @@ public final class ByteStream {
         }
     }
 
-    private func fillRaw() throws(FormatError) -> Int {
+    private func fillRaw(_ destination: UnsafeMutableRawPointer, _ capacity: Int) throws(FormatError) -> Int {
         var filled = 0
-        while filled < chunkSize && !endOfFile {
-            let n = try readSome(into: output + filled, capacity: chunkSize - filled)
+        while filled < capacity && !endOfFile {
+            let n = try readSome(into: destination + filled, capacity: capacity - filled)
             if n == 0 { endOfFile = true } else { filled += n }
         }
         return filled
     }
 
-    private func fillDecompressed() throws(FormatError) -> Int {
-        var out = ZSTD_outBuffer(dst: output, size: chunkSize, pos: 0)
+    private func fillDecompressed(_ destination: UnsafeMutableRawPointer, _ capacity: Int) throws(FormatError) -> Int {
+        var out = ZSTD_outBuffer(dst: destination, size: capacity, pos: 0)
         while out.pos < out.size {
             if inBuffer.pos == inBuffer.size && !endOfFile {
                 let n = try readSome(into: input!, capacity: inputCapacity)

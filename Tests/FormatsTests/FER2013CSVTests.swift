@@ -178,6 +178,42 @@ struct FER2013CSVTests {
         #expect(table.usages == [.privateTest])
     }
 
+    @Test func truncatedAndDamagedZstdFiles() throws {
+        let bytes = try readFileBytes(atPath: Self.fixturePath)
+        let packed = Zstd.compress(bytes)
+        let dir = try TemporaryDirectory()
+        let path = dir.path + "/cut.csv.zst"
+        try AtomicFile.write(Array(packed.prefix(packed.count * 2 / 3)), to: path)
+        do {
+            _ = try FER2013CSV.read(path: path)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.file == path)
+            #expect(error.message.contains("truncated"), "\(error)")
+        }
+    }
+
+    @Test("a bad row deep in a multi-chunk file stops the background reader cleanly")
+    func badRowInLargeFile() throws {
+        var text = "emotion,pixels,Usage\n"
+        for i in 0..<1500 { text += "\(i % 7),\(Self.goodPixels),Training\n" }
+        text += "9,\(Self.goodPixels),Training\n"
+        for _ in 0..<500 { text += "1,\(Self.goodPixels),PublicTest\n" }
+        let dir = try TemporaryDirectory()
+        let path = dir.path + "/big.csv.zst"
+        try AtomicFile.write(Zstd.compress(Array(text.utf8)), to: path)
+        do {
+            _ = try FER2013CSV.read(path: path)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description == "\(path):1502: emotion must be an integer 0...6, found '9'")
+        }
+        let skipped = try FER2013CSV.read(path: path, onBadRow: .skip)
+        #expect(skipped.count == 2000)
+        #expect(skipped.skipped == [SkippedRow(line: 1502, reason: "emotion must be an integer 0...6, found '9'")])
+        #expect(skipped.dataRows[1500] == 1501)
+    }
+
     @Test func missingFile() {
         #expect(throws: FormatError.self) { try FER2013CSV.read(path: "/no/such/fer2013.csv") }
     }
