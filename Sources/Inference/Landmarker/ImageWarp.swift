@@ -29,51 +29,44 @@ public enum ImageWarp {
         precondition(output.count >= outputWidth * outputHeight * 3)
         let map = ProjectiveMap(quad: quad)
         let ow = Double(outputWidth), oh = Double(outputHeight)
+        let zeroBorder = border == .zero
         var o = 0
         for v in 0..<outputHeight {
             let t = Double(v) / oh
             for u in 0..<outputWidth {
-                let s = Double(u) / ow
-                let (sx, sy) = map.apply(s: s, t: t)
-                let fixedX = fixedPoint(sx), fixedY = fixedPoint(sy)
+                let position = map.apply(s: Double(u) / ow, t: t)
+                let fixedX = fixedPoint(position.x), fixedY = fixedPoint(position.y)
                 let x0 = fixedX >> 5, fx = Int32(truncatingIfNeeded: fixedX & 31)
                 let y0 = fixedY >> 5, fy = Int32(truncatingIfNeeded: fixedY & 31)
                 // A.4: weights (32-fx)(32-fy)*32 etc., 2^15 in total.
-                let w00 = (32 - fx) * (32 - fy) * 32, w10 = fx * (32 - fy) * 32
-                let w01 = (32 - fx) * fy * 32, w11 = fx * fy * 32
-                let inside = x0 >= 0 && x0 + 1 < sourceWidth && y0 >= 0 && y0 + 1 < sourceHeight
+                // Wrapping arithmetic: all terms are bounded (fx, fy < 32, values < 256).
+                var w00 = (32 &- fx) &* (32 &- fy) &* 32, w10 = fx &* (32 &- fy) &* 32
+                var w01 = (32 &- fx) &* fy &* 32, w11 = fx &* fy &* 32
+                // A.5: clamped neighbours are BORDER_REPLICATE; for BORDER_ZERO an outside
+                // neighbour keeps a clamped (valid) index but loses its weight.
+                let xa = min(max(x0, 0), sourceWidth - 1), xb = min(max(x0 + 1, 0), sourceWidth - 1)
+                let ya = min(max(y0, 0), sourceHeight - 1), yb = min(max(y0 + 1, 0), sourceHeight - 1)
+                if zeroBorder {
+                    let xaIn: Int32 = xa == x0 ? 1 : 0, xbIn: Int32 = xb == x0 + 1 ? 1 : 0
+                    let yaIn: Int32 = ya == y0 ? 1 : 0, ybIn: Int32 = yb == y0 + 1 ? 1 : 0
+                    w00 &*= xaIn &* yaIn
+                    w10 &*= xbIn &* yaIn
+                    w01 &*= xaIn &* ybIn
+                    w11 &*= xbIn &* ybIn
+                }
+                let i00 = (ya * sourceWidth + xa) * channels, i10 = (ya * sourceWidth + xb) * channels
+                let i01 = (yb * sourceWidth + xa) * channels, i11 = (yb * sourceWidth + xb) * channels
                 if channels == 1 {
-                    let value: UInt8
-                    if inside {
-                        let i = y0 * sourceWidth + x0
-                        value = blend(Int32(source[i]), Int32(source[i + 1]),
-                                      Int32(source[i + sourceWidth]), Int32(source[i + sourceWidth + 1]),
-                                      w00, w10, w01, w11)
-                    } else {
-                        func pixel(_ x: Int, _ y: Int) -> Int32 {
-                            sample(source, sourceWidth, sourceHeight, 1, x, y, 0, border)
-                        }
-                        value = blend(pixel(x0, y0), pixel(x0 + 1, y0), pixel(x0, y0 + 1),
-                                      pixel(x0 + 1, y0 + 1), w00, w10, w01, w11)
-                    }
+                    let value = blend(Int32(source[i00]), Int32(source[i10]), Int32(source[i01]),
+                                      Int32(source[i11]), w00, w10, w01, w11)
                     output[o] = value
                     output[o + 1] = value
                     output[o + 2] = value
-                } else if inside {
-                    let i = (y0 * sourceWidth + x0) * 3, stride = sourceWidth * 3
-                    for c in 0..<3 {
-                        output[o + c] = blend(Int32(source[i + c]), Int32(source[i + 3 + c]),
-                                              Int32(source[i + stride + c]),
-                                              Int32(source[i + stride + 3 + c]),
-                                              w00, w10, w01, w11)
-                    }
                 } else {
                     for c in 0..<3 {
-                        func pixel(_ x: Int, _ y: Int) -> Int32 {
-                            sample(source, sourceWidth, sourceHeight, 3, x, y, c, border)
-                        }
-                        output[o + c] = blend(pixel(x0, y0), pixel(x0 + 1, y0), pixel(x0, y0 + 1),
-                                              pixel(x0 + 1, y0 + 1), w00, w10, w01, w11)
+                        output[o + c] = blend(Int32(source[i00 + c]), Int32(source[i10 + c]),
+                                              Int32(source[i01 + c]), Int32(source[i11 + c]),
+                                              w00, w10, w01, w11)
                     }
                 }
                 o += 3
@@ -95,26 +88,8 @@ public enum ImageWarp {
     @inline(__always)
     static func blend(_ p00: Int32, _ p10: Int32, _ p01: Int32, _ p11: Int32,
                       _ w00: Int32, _ w10: Int32, _ w01: Int32, _ w11: Int32) -> UInt8 {
-        let sum = p00 * w00 + p10 * w10 + p01 * w01 + p11 * w11
-        return UInt8(clamping: (sum + (1 << 14)) >> 15)
-    }
-
-    /// A.5: one neighbour's value, with the border rule for positions outside the image.
-    @inline(__always)
-    static func sample(_ source: UnsafeBufferPointer<UInt8>, _ width: Int, _ height: Int,
-                       _ channels: Int, _ x: Int, _ y: Int, _ channel: Int,
-                       _ border: WarpBorder) -> Int32 {
-        var x = x, y = y
-        if x < 0 || x >= width || y < 0 || y >= height {
-            switch border {
-            case .zero:
-                return 0
-            case .replicate:
-                x = min(max(x, 0), width - 1)
-                y = min(max(y, 0), height - 1)
-            }
-        }
-        return Int32(source[(y * width + x) * channels + channel])
+        let sum = p00 &* w00 &+ p10 &* w10 &+ p01 &* w01 &+ p11 &* w11
+        return UInt8(clamping: (sum &+ (1 << 14)) >> 15)
     }
 }
 
@@ -145,8 +120,8 @@ struct ProjectiveMap {
 
     /// The source position of unit-square point (s, t).
     @inline(__always)
-    func apply(s: Double, t: Double) -> (x: Double, y: Double) {
+    func apply(s: Double, t: Double) -> SIMD2<Double> {
         let w = g * s + h * t + 1
-        return ((a.x * s + b.x * t + q0.x) / w, (a.y * s + b.y * t + q0.y) / w)
+        return (a * s + b * t + q0) / w
     }
 }
