@@ -1,0 +1,122 @@
+extension GraphPlan {
+    struct Compiled {
+        var steps: [() -> Void]
+        var input: UnsafeMutablePointer<Float>
+        var inputCount: Int
+        var outputs: [UnsafeMutablePointer<Float>]
+        var outputCounts: [Int]
+        var allocations: [UnsafeMutableRawPointer]
+    }
+
+    /// Places every activation tensor in one arena (tensors whose lifetimes overlap never
+    /// share bytes) and turns the nodes into prepared kernels.
+    func compile() -> Compiled {
+        let inputTensor = root(model.inputIndices[0])
+        var first: [Int: Int] = [:], last: [Int: Int] = [:]
+        if constants[inputTensor] == nil { first[inputTensor] = -1; last[inputTensor] = -1 }
+        for (i, node) in nodes.enumerated() {
+            first[node.output] = i
+            last[node.output] = max(last[node.output] ?? i, i)
+            for t in node.inputs.map(root) where constants[t] == nil { last[t] = i }
+        }
+        for t in model.outputIndices {
+            let r = root(t)
+            if constants[r] == nil { last[r] = nodes.count }
+        }
+
+        // Greedy placement, largest first, at the lowest offset free during the lifetime.
+        let tensors = first.keys.sorted { a, b in
+            let ca = shapes[a].reduce(1, *), cb = shapes[b].reduce(1, *)
+            return ca != cb ? ca > cb : a < b
+        }
+        var placed: [(offset: Int, size: Int, first: Int, last: Int)] = []
+        var offsets: [Int: Int] = [:]
+        var arenaSize = 0
+        for t in tensors {
+            let size = (shapes[t].reduce(1, *) + 15) / 16 * 16 + 16
+            let (f, l) = (first[t]!, last[t]!)
+            let conflicts = placed.filter { $0.first <= l && f <= $0.last }.sorted { $0.offset < $1.offset }
+            var offset = 0
+            for c in conflicts {
+                if offset + size <= c.offset { break }
+                offset = max(offset, c.offset + c.size)
+            }
+            placed.append((offset, size, f, l))
+            offsets[t] = offset
+            arenaSize = max(arenaSize, offset + size)
+        }
+
+        var allocations: [UnsafeMutableRawPointer] = []
+        func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4 + 64, alignment: 64)
+            allocations.append(raw)
+            let p = raw.bindMemory(to: Float.self, capacity: max(count, 1) + 16)
+            p.initialize(repeating: 0, count: max(count, 1) + 16)
+            return p
+        }
+        let arena = allocate(arenaSize)
+        var scratchFloats = im2colFloats
+        for node in nodes { if case let .reduce(_, _, count, _) = node.kind { scratchFloats = max(scratchFloats, 2 * count) } }
+        let scratch = allocate(scratchFloats)
+
+        func pointer(_ t: Int) -> UnsafeMutablePointer<Float> {
+            let r = root(t)
+            if let c = constants[r] { return c }
+            return arena + offsets[r]!
+        }
+        let steps = nodes.map { node in
+            GraphPlan.kernel(node, inputs: node.inputs.map { UnsafePointer(pointer($0)) }, output: pointer(node.output), scratch: scratch)
+        }
+        return Compiled(steps: steps, input: pointer(inputTensor), inputCount: shapes[inputTensor].reduce(1, *),
+                        outputs: model.outputIndices.map { pointer($0) },
+                        outputCounts: model.outputIndices.map { shapes[$0].reduce(1, *) },
+                        allocations: allocations)
+    }
+
+    /// The prepared kernel of one node, bound to its buffers.
+    static func kernel(_ node: Node, inputs: [UnsafePointer<Float>], output: UnsafeMutablePointer<Float>,
+                       scratch: UnsafeMutablePointer<Float>) -> () -> Void {
+        switch node.kind {
+        case let .conv(g, packed, bias, lower, upper, alpha, residualChannels):
+            var epilogue = Epilogue(bias: bias, lower: lower, upper: upper, alpha: alpha.map { UnsafePointer($0) })
+            if inputs.count > 1 {
+                epilogue.residual = inputs[1]
+                epilogue.residualStride = residualChannels
+                epilogue.residualChannels = residualChannels
+            }
+            let kernel = ConvolutionKernel(g: g, weights: packed, epilogue: epilogue,
+                                           scratch: ConvolutionKernel.needsIm2col(g) ? scratch : nil)
+            let x = inputs[0]
+            return { kernel.run(input: x, output: output) }
+        case let .depthwise(g, multiplier, weights, bias, lower, upper):
+            let kernel = DepthwiseKernel(g: g, multiplier: multiplier, weights: weights, bias: bias, lower: lower, upper: upper)
+            let x = inputs[0]
+            return { kernel.run(input: x, output: output) }
+        case let .maxPool(kernel):
+            let x = inputs[0]
+            return { kernel.run(input: x, output: output) }
+        case let .binary(kernel):
+            let a = inputs[0], b = inputs[1]
+            return { kernel.run(a, b, output) }
+        case let .unary(kernel):
+            let x = inputs[0]
+            return { kernel.run(x, output) }
+        case let .gather(kernel):
+            let x = inputs[0]
+            return { kernel.run(x, output) }
+        case let .pad(kernel):
+            let x = inputs[0]
+            return { kernel.run(x, output) }
+        case let .concat(kernel):
+            return { kernel.run(inputs, output) }
+        case let .reduce(shape, strides, count, divisor):
+            let doubles = UnsafeMutableRawPointer(scratch).bindMemory(to: Double.self, capacity: count)
+            let kernel = ReduceKernel(inputShape: shape, outputStrides: strides, outputCount: count, divisor: divisor, scratch: doubles)
+            let x = inputs[0]
+            return { kernel.run(x, output) }
+        }
+    }
+
+    /// Folds bias-free epilogue work into convolutions (filled in by the fusion pass).
+    mutating func fuse() {}
+}

@@ -1,0 +1,339 @@
+/// Spatial geometry shared by convolutions and pooling (NHWC, TFLite padding rules).
+struct WindowGeometry: Equatable {
+    var batch: Int, inH: Int, inW: Int, inC: Int
+    var outH: Int, outW: Int, outC: Int
+    var kH: Int, kW: Int
+    var strideH: Int, strideW: Int
+    var dilationH: Int, dilationW: Int
+    var padTop: Int, padLeft: Int
+
+    /// TFLite's output size and leading padding for one spatial dimension.
+    static func outputAndPadding(input: Int, filter: Int, stride: Int, dilation: Int, padding: Padding) -> (size: Int, before: Int) {
+        let effective = (filter - 1) * dilation + 1
+        let size = padding == .same ? (input + stride - 1) / stride : (input - effective + stride) / stride
+        guard padding == .same else { return (size, 0) }
+        let total = max(0, (size - 1) * stride + effective - input)
+        return (size, total / 2)
+    }
+}
+
+/// Regular convolution: an im2col row block (skipped for 1x1 stride-1 kernels) times packed weights.
+struct ConvolutionKernel {
+    let g: WindowGeometry
+    let weights: PackedMatrix
+    let epilogue: Epilogue
+    /// Scratch for im2col, `rowBlock * K` floats, or nil when the input is used directly.
+    let scratch: UnsafeMutablePointer<Float>?
+    static let rowBlock = 64
+
+    static func needsIm2col(_ g: WindowGeometry) -> Bool {
+        !(g.kH == 1 && g.kW == 1 && g.strideH == 1 && g.strideW == 1 && g.padTop == 0 && g.padLeft == 0
+            && g.outH == g.inH && g.outW == g.inW)
+    }
+
+    func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let rows = g.batch * g.outH * g.outW
+        guard let scratch else {
+            gemm(a: input, lda: g.inC, rows: rows, b: weights, epilogue: epilogue, c: output, ldc: g.outC)
+            return
+        }
+        let k = weights.k
+        var m0 = 0
+        var epi = epilogue
+        while m0 < rows {
+            let count = min(Self.rowBlock, rows - m0)
+            for r in 0 ..< count {
+                let m = m0 + r
+                let ox = m % g.outW
+                let oy = (m / g.outW) % g.outH
+                let b = m / (g.outW * g.outH)
+                var dst = scratch + r * k
+                for ky in 0 ..< g.kH {
+                    let iy = oy * g.strideH - g.padTop + ky * g.dilationH
+                    for kx in 0 ..< g.kW {
+                        let ix = ox * g.strideW - g.padLeft + kx * g.dilationW
+                        if iy >= 0, iy < g.inH, ix >= 0, ix < g.inW {
+                            dst.update(from: input + ((b * g.inH + iy) * g.inW + ix) * g.inC, count: g.inC)
+                        } else {
+                            dst.update(repeating: 0, count: g.inC)
+                        }
+                        dst += g.inC
+                    }
+                }
+            }
+            if let residual = epilogue.residual { epi.residual = residual + m0 * epilogue.residualStride }
+            gemm(a: scratch, lda: k, rows: count, b: weights, epilogue: epi, c: output + m0 * g.outC, ldc: g.outC)
+            m0 += count
+        }
+    }
+}
+
+/// Depthwise convolution, vectorised over channels. `weights` is [kH][kW][outC], `bias`
+/// has outC entries (both padded by 8 so the channel tail can use full vectors).
+struct DepthwiseKernel {
+    let g: WindowGeometry
+    let multiplier: Int
+    let weights: UnsafePointer<Float>
+    let bias: UnsafePointer<Float>
+    let lower: Float
+    let upper: Float
+
+    func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let c = g.outC
+        let lo = SIMD8<Float>(repeating: lower), hi = SIMD8<Float>(repeating: upper)
+        for b in 0 ..< g.batch {
+            for oy in 0 ..< g.outH {
+                let iy0 = oy * g.strideH - g.padTop
+                for ox in 0 ..< g.outW {
+                    let ix0 = ox * g.strideW - g.padLeft
+                    let out = output + ((b * g.outH + oy) * g.outW + ox) * c
+                    if multiplier == 1 {
+                        var ch = 0
+                        while ch + 8 <= c {
+                            var acc = load8(bias + ch)
+                            for ky in 0 ..< g.kH {
+                                let iy = iy0 + ky * g.dilationH
+                                guard iy >= 0, iy < g.inH else { continue }
+                                let row = input + (b * g.inH + iy) * g.inW * g.inC + ch
+                                let wrow = weights + ky * g.kW * c + ch
+                                for kx in 0 ..< g.kW {
+                                    let ix = ix0 + kx * g.dilationW
+                                    guard ix >= 0, ix < g.inW else { continue }
+                                    acc.addProduct(load8(row + ix * g.inC), load8(wrow + kx * c))
+                                }
+                            }
+                            store8(pointwiseMin(pointwiseMax(acc, lo), hi), out + ch)
+                            ch += 8
+                        }
+                        while ch < c {
+                            out[ch] = point(b, iy0, ix0, ch, input: input)
+                            ch += 1
+                        }
+                    } else {
+                        for ch in 0 ..< c { out[ch] = point(b, iy0, ix0, ch, input: input) }
+                    }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    private func point(_ b: Int, _ iy0: Int, _ ix0: Int, _ ch: Int, input: UnsafePointer<Float>) -> Float {
+        let c = g.outC
+        let ic = ch / multiplier
+        var acc = bias[ch]
+        for ky in 0 ..< g.kH {
+            let iy = iy0 + ky * g.dilationH
+            guard iy >= 0, iy < g.inH else { continue }
+            for kx in 0 ..< g.kW {
+                let ix = ix0 + kx * g.dilationW
+                guard ix >= 0, ix < g.inW else { continue }
+                acc += input[((b * g.inH + iy) * g.inW + ix) * g.inC + ic] * weights[(ky * g.kW + kx) * c + ch]
+            }
+        }
+        return min(max(acc, lower), upper)
+    }
+}
+
+/// MAX_POOL_2D: the maximum over the in-range part of each window.
+struct MaxPoolKernel {
+    let g: WindowGeometry
+    let lower: Float
+    let upper: Float
+
+    func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let c = g.inC
+        for b in 0 ..< g.batch {
+            for oy in 0 ..< g.outH {
+                for ox in 0 ..< g.outW {
+                    let out = output + ((b * g.outH + oy) * g.outW + ox) * c
+                    out.update(repeating: -.greatestFiniteMagnitude, count: c)
+                    for ky in 0 ..< g.kH {
+                        let iy = oy * g.strideH - g.padTop + ky
+                        guard iy >= 0, iy < g.inH else { continue }
+                        for kx in 0 ..< g.kW {
+                            let ix = ox * g.strideW - g.padLeft + kx
+                            guard ix >= 0, ix < g.inW else { continue }
+                            let src = input + ((b * g.inH + iy) * g.inW + ix) * c
+                            var ch = 0
+                            while ch + 8 <= c {
+                                store8(pointwiseMax(load8(out + ch), load8(src + ch)), out + ch)
+                                ch += 8
+                            }
+                            while ch < c { out[ch] = max(out[ch], src[ch]); ch += 1 }
+                        }
+                    }
+                    for ch in 0 ..< c { out[ch] = min(max(out[ch], lower), upper) }
+                }
+            }
+        }
+    }
+}
+
+/// Strides of a row-major shape.
+func rowMajorStrides(_ shape: [Int]) -> [Int] {
+    var strides = [Int](repeating: 1, count: shape.count)
+    var s = 1
+    for i in stride(from: shape.count - 1, through: 0, by: -1) {
+        strides[i] = s
+        s *= shape[i]
+    }
+    return strides
+}
+
+/// Visits every index of `shape` in row-major order, giving the offsets into up to three
+/// strided views. Rank is at most 8; used by the small generic ops.
+@inline(__always)
+func forEachIndex(_ shape: [Int], _ s0: [Int], _ s1: [Int], _ s2: [Int], _ body: (Int, Int, Int) -> Void) {
+    let rank = shape.count
+    let total = shape.reduce(1, *)
+    guard total > 0 else { return }
+    var index = [Int](repeating: 0, count: rank)
+    var o0 = 0, o1 = 0, o2 = 0
+    for _ in 0 ..< total {
+        body(o0, o1, o2)
+        var d = rank - 1
+        while d >= 0 {
+            index[d] += 1
+            o0 += s0[d]; o1 += s1[d]; o2 += s2[d]
+            if index[d] < shape[d] { break }
+            o0 -= s0[d] * shape[d]; o1 -= s1[d] * shape[d]; o2 -= s2[d] * shape[d]
+            index[d] = 0
+            d -= 1
+        }
+    }
+}
+
+enum BinaryKind { case add, sub, mul, div, squaredDifference, prelu }
+enum UnaryKind { case neg, relu, relu6, reluN1To1, logistic, sqrt, rsqrt }
+
+/// Element-wise binary op with NumPy broadcasting; `aStrides`/`bStrides` are 0 on broadcast axes.
+struct BinaryKernel {
+    let kind: BinaryKind
+    let shape: [Int]
+    let aStrides: [Int]
+    let bStrides: [Int]
+    let lower: Float
+    let upper: Float
+    /// Both operands have the output's shape: one flat loop.
+    let contiguous: Bool
+
+    @inline(__always)
+    static func apply(_ kind: BinaryKind, _ x: Float, _ y: Float) -> Float {
+        switch kind {
+        case .add: x + y
+        case .sub: x - y
+        case .mul: x * y
+        case .div: x / y
+        case .squaredDifference: (x - y) * (x - y)
+        case .prelu: x >= 0 ? x : x * y
+        }
+    }
+
+    func run(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        let kind = self.kind, lower = self.lower, upper = self.upper
+        if contiguous {
+            let count = shape.reduce(1, *)
+            for i in 0 ..< count { out[i] = min(max(Self.apply(kind, a[i], b[i]), lower), upper) }
+            return
+        }
+        var o = 0
+        forEachIndex(shape, aStrides, bStrides, aStrides) { ia, ib, _ in
+            out[o] = min(max(Self.apply(kind, a[ia], b[ib]), lower), upper)
+            o += 1
+        }
+    }
+}
+
+struct UnaryKernel {
+    let kind: UnaryKind
+    let count: Int
+
+    func run(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        switch kind {
+        case .neg: for i in 0 ..< count { out[i] = -x[i] }
+        case .relu: for i in 0 ..< count { out[i] = max(x[i], 0) }
+        case .relu6: for i in 0 ..< count { out[i] = min(max(x[i], 0), 6) }
+        case .reluN1To1: for i in 0 ..< count { out[i] = min(max(x[i], -1), 1) }
+        case .logistic: for i in 0 ..< count { out[i] = 1 / (1 + expf(-x[i])) }
+        case .sqrt: for i in 0 ..< count { out[i] = x[i].squareRoot() }
+        case .rsqrt: for i in 0 ..< count { out[i] = 1 / x[i].squareRoot() }
+        }
+    }
+}
+
+/// Copies a strided view of the input (TRANSPOSE and STRIDED_SLICE) into a dense output.
+struct GatherKernel {
+    let shape: [Int]
+    let inputStrides: [Int]
+    let start: Int
+
+    func run(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        var o = 0
+        let base = x + start
+        forEachIndex(shape, inputStrides, inputStrides, inputStrides) { i, _, _ in
+            out[o] = base[i]
+            o += 1
+        }
+    }
+}
+
+/// PAD with zeros: fills the output, then copies the input into its place.
+struct PadKernel {
+    let inputShape: [Int]
+    let outputStrides: [Int]
+    let start: Int
+    let outputCount: Int
+
+    func run(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        out.update(repeating: 0, count: outputCount)
+        var i = 0
+        let base = out + start
+        forEachIndex(inputShape, outputStrides, outputStrides, outputStrides) { o, _, _ in
+            base[o] = x[i]
+            i += 1
+        }
+    }
+}
+
+/// CONCATENATION: each input contributes `inner[i]` contiguous floats per outer step.
+struct ConcatKernel {
+    let outer: Int
+    let inner: [Int]
+
+    func run(_ inputs: [UnsafePointer<Float>], _ out: UnsafeMutablePointer<Float>) {
+        var o = out
+        for step in 0 ..< outer {
+            for (x, n) in zip(inputs, inner) {
+                o.update(from: x + step * n, count: n)
+                o += n
+            }
+        }
+    }
+}
+
+/// MEAN / SUM over a set of axes (accumulated in Double).
+struct ReduceKernel {
+    let inputShape: [Int]
+    /// Output strides per input axis (0 on reduced axes).
+    let outputStrides: [Int]
+    let outputCount: Int
+    let divisor: Double
+    let scratch: UnsafeMutablePointer<Double>
+
+    func run(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        scratch.update(repeating: 0, count: outputCount)
+        var i = 0
+        forEachIndex(inputShape, outputStrides, outputStrides, outputStrides) { o, _, _ in
+            scratch[o] += Double(x[i])
+            i += 1
+        }
+        for o in 0 ..< outputCount { out[o] = Float(scratch[o] / divisor) }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
