@@ -243,6 +243,12 @@ public final class Builder: @unchecked Sendable {
         }
         var ids: [String: ContentDigest] = [:]
         for (name, bytes) in result.artifacts { ids[name] = try artifacts.write(bytes) }
+        for (name, id) in result.forwarded {
+            guard ids[name] == nil, inputs.contains(where: { $0.artifacts.values.contains(id) }) else {
+                throw PipelineError.stageFailed(stage: stage.name, message: "forwarded artifact '\(name)' is not an input artifact or clashes with a written one")
+            }
+            ids[name] = id
+        }
         let seconds = Date().timeIntervalSince(clock)
         let contentID = Builder.contentID(ids)
         var stats = result.stats

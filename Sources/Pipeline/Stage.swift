@@ -119,13 +119,17 @@ public struct StageParameters: Sendable {
 /// statistics for the run record and the build summary.
 public struct StageResult: Sendable {
     public var artifacts: [String: [UInt8]]
+    /// Artifacts passed through unchanged from an input, by id: large data (images)
+    /// is then stored once however many stages carry it.
+    public var forwarded: [String: ContentDigest]
     public var rowsIn: Int?
     public var rowsOut: Int?
     /// Stage-specific figures (counts per class, skipped rows, policy applied …).
     public var stats: JSONValue
 
-    public init(artifacts: [String: [UInt8]], rowsIn: Int? = nil, rowsOut: Int? = nil, stats: JSONValue = .object([])) {
+    public init(artifacts: [String: [UInt8]], forwarded: [String: ContentDigest] = [:], rowsIn: Int? = nil, rowsOut: Int? = nil, stats: JSONValue = .object([])) {
         self.artifacts = artifacts
+        self.forwarded = forwarded
         self.rowsIn = rowsIn
         self.rowsOut = rowsOut
         self.stats = stats
@@ -142,7 +146,9 @@ public struct StageInput: Sendable {
     public var contentID: ContentDigest
     let store: ArtifactStore
 
-    /// The bytes of one artifact, verified against its content id.
+    public func has(_ name: String) -> Bool { artifacts[name] != nil }
+
+    /// The bytes of one artifact.
     public func bytes(_ name: String) throws -> [UInt8] {
         guard let id = artifacts[name] else {
             throw PipelineError.stageFailed(stage: stage, message: "its output has no artifact named '\(name)' (it has: \(artifacts.keys.sorted().joined(separator: ", ")))")

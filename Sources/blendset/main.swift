@@ -1,2 +1,124 @@
+import Foundation
+import Formats
+import Pipeline
 import Stages
-print("blendset")
+
+/// Exit codes, from sysexits.h where one fits.
+enum ExitCode {
+    static let usage: Int32 = 64       // EX_USAGE: bad command line
+    static let dataError: Int32 = 65   // EX_DATAERR: bad input data
+    static let noInput: Int32 = 66     // EX_NOINPUT: an input file is missing
+    static let software: Int32 = 70    // EX_SOFTWARE: damaged cache or internal error
+    static let ioError: Int32 = 74     // EX_IOERR
+    static let tempFail: Int32 = 75    // EX_TEMPFAIL: the cache is locked (--no-wait)
+    static let config: Int32 = 78      // EX_CONFIG: bad pipeline file or parameter
+}
+
+let commands: [CommandSpec] = [buildCommand, statusCommand, dagCommand, showCommand]
+
+func mainHelp() -> String {
+    let width = commands.map(\.name.count).max() ?? 0
+    let list = commands.map { "  \($0.name.padding(toLength: width, withPad: " ", startingAt: 0))  \($0.summary)" }.joined(separator: "\n")
+    return """
+        blendset — a build system for facial-expression datasets
+
+        USAGE: blendset COMMAND [OPTIONS]
+
+        COMMANDS:
+        \(list)
+          help [COMMAND]  show help for a command; 'blendset help stages' lists stage kinds and parameters
+
+        Run from the project folder: the default pipeline is ./pipeline.json and results go to ./cache.
+        Exit codes: 0 ok, 64 usage, 65 bad input data, 66 missing input, 70 damaged cache,
+        74 I/O error, 75 cache locked (--no-wait), 78 bad pipeline or parameter.
+        """
+}
+
+func commandHelp(_ c: CommandSpec) -> String {
+    let width = c.options.map { $0.name.count + ($0.valueName.map { $0.count + 1 } ?? 0) }.max() ?? 0
+    let options = c.options.map { o -> String in
+        let head = o.name + (o.valueName.map { " " + $0 } ?? "")
+        return "  \(head.padding(toLength: width, withPad: " ", startingAt: 0))  \(o.help)"
+    }.joined(separator: "\n")
+    var text = "\(c.summary)\n\nUSAGE: \(c.usage)\n"
+    if !c.details.isEmpty { text += "\n\(c.details)\n" }
+    if !options.isEmpty { text += "\nOPTIONS:\n\(options)\n  --help  show this help\n" }
+    return text
+}
+
+func stagesHelp() -> String {
+    var out = ["Stage kinds (pipeline.json: {\"name\", \"kind\", \"inputs\", \"params\"}):", ""]
+    for name in standardStages.names {
+        let t = standardStages.kinds[name]!
+        out.append("\(name) (version \(t.version)) — \(t.summary)")
+        for p in t.parameters {
+            out.append("    \(p.name) = \(p.defaultValue.canonical)")
+            out.append("        \(p.summary)")
+        }
+        if t.parameters.isEmpty { out.append("    (no parameters)") }
+        out.append("")
+    }
+    return out.joined(separator: "\n")
+}
+
+func exitCode(for error: PipelineError) -> Int32 {
+    switch error {
+    case .invalidPipeline, .unknownStageKind, .unknownParameter, .invalidParameter, .unknownInput, .cycle: return ExitCode.config
+    case .unknownStage: return ExitCode.usage
+    case .missingInput: return ExitCode.noInput
+    case .cacheLocked: return ExitCode.tempFail
+    case .stageFailed: return ExitCode.dataError
+    case .cacheCorrupt: return ExitCode.software
+    case .io: return ExitCode.ioError
+    }
+}
+
+func run(_ arguments: [String]) -> Int32 {
+    func fail(_ message: String, _ code: Int32) -> Int32 {
+        FileHandle.standardError.write("blendset: error: \(message)\n".data(using: .utf8)!)
+        return code
+    }
+    guard let first = arguments.first else {
+        print(mainHelp())
+        return ExitCode.usage
+    }
+    if first == "--help" || first == "-h" {
+        print(mainHelp())
+        return 0
+    }
+    if first == "--version" {
+        print("blendset \(blendsetVersion)")
+        return 0
+    }
+    if first == "help" {
+        guard let topic = arguments.dropFirst().first else { print(mainHelp()); return 0 }
+        if topic == "stages" { print(stagesHelp()); return 0 }
+        guard let c = commands.first(where: { $0.name == topic }) else {
+            return fail("no command '\(topic)'; commands: \(commands.map(\.name).joined(separator: ", ")), stages", ExitCode.usage)
+        }
+        print(commandHelp(c))
+        return 0
+    }
+    guard let command = commands.first(where: { $0.name == first }) else {
+        return fail("unknown command '\(first)'; commands: \(commands.map(\.name).joined(separator: ", ")). See 'blendset --help'.", ExitCode.usage)
+    }
+    let rest = Array(arguments.dropFirst())
+    if rest.contains("--help") || rest.contains("-h") {
+        print(commandHelp(command))
+        return 0
+    }
+    do {
+        let parsed = try ParsedArguments.parse(rest, for: command)
+        return try command.run(parsed)
+    } catch let e as UsageError {
+        return fail("\(e.message)\nSee 'blendset help \(e.command ?? command.name)'.", ExitCode.usage)
+    } catch let e as PipelineError {
+        return fail(e.description, exitCode(for: e))
+    } catch let e as FormatError {
+        return fail(e.description, ExitCode.dataError)
+    } catch {
+        return fail("\(error)", ExitCode.software)
+    }
+}
+
+exit(run(Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,175 @@
+import Foundation
+import Formats
+import Pipeline
+
+/// Reads FER2013 — the Kaggle CSV (plain or .zst) or a folder of PNG images laid out
+/// `<usage>/<emotion name>/*.png` — into a table of images with emotion, usage and a
+/// stable item id (the CSV data row, or the image's path inside the folder).
+public struct IngestStage: Stage {
+    public static let kind = "ingest"
+    public static let version = 1
+    public static let summary = "read FER2013 (CSV, .csv.zst or a PNG folder) into an image table"
+    public static let inputCount = 0...0
+    public static let sourceHint = """
+        FER2013 is distributed on Kaggle ("Challenges in Representation Learning: Facial Expression \
+        Recognition Challenge", file fer2013.csv). Put it at ../shared/data/fer2013.csv.zst (or .csv) \
+        relative to the project, or point the build at it with --set ingest.source=PATH.
+        """
+    public static let parameters: [ParameterSpec] = [
+        ParameterSpec("source", default: .string("../shared/data/fer2013.csv.zst"),
+                      "FER2013 as .csv, .csv.zst, or a folder <usage>/<emotion>/*.png; relative to the pipeline file",
+                      role: .inputPath(hint: sourceHint)),
+        ParameterSpec("on_bad_row", default: .string("fail"),
+                      "\"fail\" stops at the first bad row or image; \"skip\" drops it and counts it in the stats"),
+    ]
+
+    public let source: String
+    public let onBadRow: BadRowPolicy
+
+    public init(parameters: StageParameters) throws(PipelineError) {
+        source = try parameters.path("source")
+        onBadRow = BadRowPolicy(rawValue: try parameters.string("on_bad_row", oneOf: ["fail", "skip"]))!
+    }
+
+    public static let usageFolders = ["Training", "PublicTest", "PrivateTest"]
+
+    public func run(_ context: StageContext) throws -> StageResult {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
+            throw PipelineError.missingInput(stage: context.stage, parameter: "source", path: source, hint: Self.sourceHint)
+        }
+        let images: IngestedImages
+        if isDirectory.boolValue {
+            images = try readFolder(context)
+        } else {
+            context.progress(done: 0, total: 1, unit: "files")
+            let csv = try FER2013CSV.read(path: source, onBadRow: onBadRow)
+            let side = FER2013CSV.imageSide
+            images = IngestedImages(
+                itemIDs: csv.dataRows.map { String($0) },
+                sourceRows: csv.dataRows.map { Int64($0) },
+                emotions: csv.emotions.map { Int32($0) },
+                usages: csv.usages.map { Int32($0.rawValue) },
+                widths: .init(repeating: Int32(side), count: csv.count),
+                heights: .init(repeating: Int32(side), count: csv.count),
+                channels: .init(repeating: 1, count: csv.count),
+                offsets: (0...csv.count).map { Int64($0 * side * side) },
+                pixels: csv.pixels,
+                skipped: csv.skipped.map { "line \($0.line): \($0.reason)" })
+        }
+        let hashes = imageHashes(images, jobs: context.jobs)
+        let n = images.emotions.count
+        let table = try Table(rowCount: n, columns: [
+            Column(name: ColumnName.itemID, data: .strings(images.itemIDs)),
+            Column(name: ColumnName.sourceRow, data: .int64(images.sourceRows)),
+            Column(name: ColumnName.emotion, data: .int32(images.emotions)),
+            Column(name: ColumnName.usage, data: .int32(images.usages)),
+            Column(name: ColumnName.imageWidth, data: .int32(images.widths)),
+            Column(name: ColumnName.imageHeight, data: .int32(images.heights)),
+            Column(name: ColumnName.imageChannels, data: .int32(images.channels)),
+            Column(name: ColumnName.imageIndex, data: .int32((0..<Int32(n)).map { $0 })),
+            Column(name: ColumnName.imageHash, data: .uint8(values: hashes, width: 32)),
+        ], metadata: [MetadataKey.source: URL(fileURLWithPath: source).lastPathComponent])
+        if !images.skipped.isEmpty {
+            context.warn("skipped \(images.skipped.count) bad row(s); first: \(images.skipped[0])")
+        }
+        var perUsage: [(String, JSONValue)] = []
+        for (u, name) in Self.usageFolders.enumerated() {
+            var counts = [Int](repeating: 0, count: 7)
+            for i in 0..<n where images.usages[i] == Int32(u) { counts[Int(images.emotions[i])] += 1 }
+            perUsage.append((name, .object(zip(Emotion.names, counts).map { ($0, .int($1)) })))
+        }
+        let stats = JSONValue.object([
+            ("rows", .int(n)),
+            ("skipped", .int(images.skipped.count)),
+            ("skipped_examples", .array(images.skipped.prefix(10).map { .string($0) })),
+            ("by_usage", .object(perUsage)),
+        ])
+        context.progress(done: 1, total: 1, unit: "files")
+        let imageSet = ImageSet(offsets: images.offsets, bytes: images.pixels)
+        return StageResult(artifacts: [tableArtifact: table.encoded(), imagesArtifact: try imageSet.encoded()], rowsIn: n + images.skipped.count, rowsOut: n, stats: stats)
+    }
+
+    struct IngestedImages {
+        var itemIDs: [String] = []
+        var sourceRows: [Int64] = []
+        var emotions: [Int32] = []
+        var usages: [Int32] = []
+        var widths: [Int32] = []
+        var heights: [Int32] = []
+        var channels: [Int32] = []
+        var offsets: [Int64] = [0]
+        var pixels: [UInt8] = []
+        var skipped: [String] = []
+    }
+
+    private func imageHashes(_ images: IngestedImages, jobs: Int) -> [UInt8] {
+        let n = images.emotions.count
+        var out = [UInt8](repeating: 0, count: n * 32)
+        let chunk = max(1, (n + jobs * 8 - 1) / (jobs * 8))
+        out.withUnsafeMutableBufferPointer { dst in
+            images.pixels.withUnsafeBytes { source in
+                // Each chunk writes its own rows, so sharing the buffers is race-free.
+                nonisolated(unsafe) let d = dst.baseAddress!
+                nonisolated(unsafe) let src = source
+                DispatchQueue.concurrentPerform(iterations: (n + chunk - 1) / chunk) { c in
+                    for i in (c * chunk)..<min(n, (c + 1) * chunk) {
+                        let a = Int(images.offsets[i]), b = Int(images.offsets[i + 1])
+                        let digest = SHA256.digest(UnsafeRawBufferPointer(rebasing: src[a..<b]))
+                        digest.bytes.withUnsafeBufferPointer { (d + i * 32).update(from: $0.baseAddress!, count: 32) }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Walks `<usage>/<emotion>/*.png`; each file's path inside the folder is its item id.
+    private func readFolder(_ context: StageContext) throws -> IngestedImages {
+        var files: [(path: String, usage: Int, emotion: Int)] = []
+        let fm = FileManager.default
+        let top = (try? fm.contentsOfDirectory(atPath: source)) ?? []
+        for usageName in top.sorted() where !usageName.hasPrefix(".") {
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: source + "/" + usageName, isDirectory: &isDir), isDir.boolValue else { continue }
+            guard let usage = Self.usageFolders.firstIndex(where: { $0.lowercased() == usageName.lowercased() }) else {
+                throw PipelineError.stageFailed(stage: context.stage, message: "\(source)/\(usageName): unknown usage folder; expected one of \(Self.usageFolders.joined(separator: ", "))")
+            }
+            let usagePath = source + "/" + usageName
+            for emotionName in ((try? fm.contentsOfDirectory(atPath: usagePath)) ?? []).sorted() where !emotionName.hasPrefix(".") {
+                guard let emotion = Emotion.names.firstIndex(of: emotionName.lowercased()) else {
+                    throw PipelineError.stageFailed(stage: context.stage, message: "\(usagePath)/\(emotionName): unknown emotion folder; expected one of \(Emotion.names.joined(separator: ", "))")
+                }
+                let emotionPath = usagePath + "/" + emotionName
+                for file in ((try? fm.contentsOfDirectory(atPath: emotionPath)) ?? []).sorted() where !file.hasPrefix(".") {
+                    files.append((usageName + "/" + emotionName + "/" + file, usage, emotion))
+                }
+            }
+        }
+        if files.isEmpty {
+            throw PipelineError.stageFailed(stage: context.stage, message: "\(source) holds no images; expected <usage>/<emotion>/*.png with usage in \(Self.usageFolders.joined(separator: ", ")) and emotion in \(Emotion.names.joined(separator: ", "))")
+        }
+        var out = IngestedImages()
+        for (i, f) in files.enumerated() {
+            let full = source + "/" + f.path
+            let image: PixelImage
+            do {
+                image = try PNGCodec.decode(try readFileBytes(atPath: full), source: full)
+            } catch {
+                if onBadRow == .skip { out.skipped.append("\(f.path): \(error.message)"); continue }
+                throw PipelineError.stageFailed(stage: context.stage, message: "\(error)")
+            }
+            out.itemIDs.append(f.path)
+            out.sourceRows.append(Int64(i))
+            out.emotions.append(Int32(f.emotion))
+            out.usages.append(Int32(f.usage))
+            out.widths.append(Int32(image.width))
+            out.heights.append(Int32(image.height))
+            out.channels.append(Int32(image.channels))
+            out.pixels.append(contentsOf: image.pixels)
+            out.offsets.append(Int64(out.pixels.count))
+            if i % 256 == 0 { context.progress(done: i, total: files.count, unit: "images") }
+        }
+        return out
+    }
+}

@@ -1,2 +1,0 @@
-import Pipeline
-public enum StagesModule {}

@@ -1,0 +1,96 @@
+import Foundation
+import Pipeline
+
+/// Draws build progress on stderr: on a terminal, one updating line for the stages that
+/// are running plus a permanent line per finished stage; elsewhere, plain lines.
+final class ProgressPrinter: BuildObserver, @unchecked Sendable {
+    private let lock = NSLock()
+    private let isTerminal: Bool
+    private let quiet: Bool
+    private var running: [(name: String, started: Date, done: Int, total: Int, unit: String)] = []
+    private var lastDraw = Date.distantPast
+    private var lastPlain: [String: Date] = [:]
+
+    init(quiet: Bool = false) {
+        isTerminal = isatty(2) == 1
+        self.quiet = quiet
+    }
+
+    private func write(_ s: String) {
+        FileHandle.standardError.write(s.data(using: .utf8)!)
+    }
+
+    private func clearLine() { if isTerminal { write("\r\u{1B}[K") } }
+
+    private func redraw(force: Bool = false) {
+        guard isTerminal, !quiet else { return }
+        let now = Date()
+        guard force || now.timeIntervalSince(lastDraw) > 0.1 else { return }
+        lastDraw = now
+        let parts = running.map { r -> String in
+            let elapsed = now.timeIntervalSince(r.started)
+            guard r.total > 0, r.done > 0 else { return "\(r.name) \(formatSeconds(elapsed))" }
+            let rate = Double(r.done) / max(elapsed, 1e-3)
+            let eta = Double(r.total - r.done) / max(rate, 1e-9)
+            return "\(r.name) \(r.done)/\(r.total) \(r.unit) (\(Int(100 * r.done / r.total))%, \(formatRate(rate)) \(r.unit)/s, ETA \(formatSeconds(eta)))"
+        }
+        clearLine()
+        if !parts.isEmpty { write("  ⋯ " + parts.joined(separator: "  |  ")) }
+    }
+
+    func waitingForLock(holder: String) {
+        write("blendset: the cache is locked by another build (\(holder)); waiting for it to finish… (use --no-wait to fail instead)\n")
+    }
+
+    func stageStarted(_ stage: String, kind: String) {
+        lock.lock(); defer { lock.unlock() }
+        running.append((stage, Date(), 0, 0, "rows"))
+        if isTerminal { redraw(force: true) } else if !quiet { write("  run    \(stage) (\(kind))\n") }
+    }
+
+    func stageProgress(_ stage: String, done: Int, total: Int, unit: String) {
+        lock.lock(); defer { lock.unlock() }
+        guard let i = running.firstIndex(where: { $0.name == stage }) else { return }
+        running[i].done = done
+        running[i].total = total
+        running[i].unit = unit
+        if isTerminal {
+            redraw()
+        } else if !quiet, total > 0, done > 0, Date().timeIntervalSince(lastPlain[stage] ?? .distantPast) > 5 {
+            lastPlain[stage] = Date()
+            let elapsed = Date().timeIntervalSince(running[i].started)
+            let rate = Double(done) / max(elapsed, 1e-3)
+            let eta = Double(total - done) / max(rate, 1e-9)
+            write("  …      \(stage): \(done)/\(total) \(unit), \(formatRate(rate)) \(unit)/s, ETA \(formatSeconds(eta))\n")
+        }
+    }
+
+    func stageWarning(_ stage: String, _ message: String) {
+        lock.lock(); defer { lock.unlock() }
+        clearLine()
+        write("  warning: \(stage): \(message)\n")
+        redraw(force: true)
+    }
+
+    func stageFinished(_ report: StageReport) {
+        lock.lock(); defer { lock.unlock() }
+        running.removeAll { $0.name == report.name }
+        guard !quiet else { return }
+        clearLine()
+        let rows = report.rowsOut.map { " \(report.rowsIn.map(String.init) ?? "-") → \($0) rows" } ?? ""
+        let time = report.status == .ran ? String(format: " in %.2f s", report.seconds) : ""
+        write("  \(report.status == .ran ? "ran   " : "cached") \(report.name)\(rows)\(time)\n")
+        redraw(force: true)
+    }
+}
+
+func formatSeconds(_ s: Double) -> String {
+    if !s.isFinite { return "?" }
+    if s < 60 { return String(format: "%.0fs", s) }
+    if s < 3600 { return String(format: "%dm%02ds", Int(s) / 60, Int(s) % 60) }
+    return String(format: "%dh%02dm", Int(s) / 3600, Int(s) % 3600 / 60)
+}
+
+func formatRate(_ r: Double) -> String {
+    r >= 100 ? String(format: "%.0f", r) : String(format: "%.1f", r)
+}
