@@ -117,6 +117,67 @@ extension GraphPlan {
         }
     }
 
-    /// Folds bias-free epilogue work into convolutions (filled in by the fusion pass).
-    mutating func fuse() {}
+    /// Folds what TFLite runs after a convolution into its epilogue: a residual ADD (also
+    /// through a channel-only PAD of the residual), then RELU/RELU6/RELU_N1_TO_1 or PRELU with
+    /// per-channel slopes. A fused node takes the place of the last operator it absorbs, so
+    /// every operand it reads is computed by then.
+    mutating func fuse() {
+        var slots: [Node?] = nodes
+        let graphOutputs = Set(model.outputIndices.map(root))
+
+        /// The only node reading `t`, if `t` has exactly one use and is not a graph output.
+        func soleConsumer(_ t: Int) -> Int? {
+            guard !graphOutputs.contains(t) else { return nil }
+            var found: Int? = nil
+            var uses = 0
+            for (j, node) in slots.enumerated() {
+                guard let node else { continue }
+                for input in node.inputs where root(input) == t {
+                    uses += 1
+                    found = j
+                }
+            }
+            return uses == 1 ? found : nil
+        }
+
+        for i in slots.indices {
+            guard var node = slots[i], case .conv(let g, let packed, let bias, var lower, var upper, var alpha, var residualChannels) = node.kind else { continue }
+            var position = i
+            while let c = soleConsumer(node.output), let consumer = slots[c], shapes[consumer.output] == shapes[node.output] {
+                let unbounded = lower == -.infinity && upper == .infinity && alpha == nil
+                if case let .binary(k) = consumer.kind, k.kind == .add, node.inputs.count == 1, unbounded {
+                    let other = consumer.inputs[0] == node.output ? consumer.inputs[1] : consumer.inputs[0]
+                    guard consumer.inputs.contains(node.output), constants[root(other)] == nil, shapes[other] == shapes[node.output] else { break }
+                    var residual = other
+                    residualChannels = g.outC
+                    // A PAD that only appends zero channels: read its input directly.
+                    if let p = slots.indices.first(where: { slots[$0]?.output == root(other) }), let pad = slots[p],
+                       case let .pad(kernel) = pad.kind, kernel.start == 0, soleConsumer(pad.output) == c,
+                       shapes[pad.inputs[0]].dropLast() == shapes[other].dropLast() {
+                        residual = pad.inputs[0]
+                        residualChannels = shapes[residual].last ?? 0
+                        slots[p] = nil
+                    }
+                    (lower, upper) = (k.lower, k.upper)
+                    node.inputs.append(residual)
+                } else if case let .unary(k) = consumer.kind, unbounded, [.relu, .relu6, .reluN1To1].contains(k.kind) {
+                    (lower, upper) = k.kind == .relu ? (0, .infinity) : k.kind == .relu6 ? (0, 6) : (-1, 1)
+                } else if case let .binary(k) = consumer.kind, k.kind == .prelu, unbounded, consumer.inputs[0] == node.output,
+                          let slopes = constants[root(consumer.inputs[1])],
+                          shapes[consumer.inputs[1]].reduce(1, *) == g.outC, shapes[consumer.inputs[1]].last == g.outC {
+                    let padded = allocate(g.outC + 16)
+                    padded.update(from: slopes, count: g.outC)
+                    alpha = padded
+                } else {
+                    break
+                }
+                node.output = consumer.output
+                node.kind = .conv(g, packed, bias: bias, lower: lower, upper: upper, alpha: alpha, residualChannels: residualChannels)
+                slots[position] = nil
+                slots[c] = node
+                position = c
+            }
+        }
+        nodes = slots.compactMap { $0 }
+    }
 }

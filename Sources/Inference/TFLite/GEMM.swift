@@ -51,6 +51,11 @@ struct Epilogue {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
 }
 
+/// Lane-wise max/min that lower to single vmaxps/vminps (the generic `pointwiseMax` is
+/// not specialised across modules and showed up as a call per vector).
+@inline(__always) func vmax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: a .< b) }
+@inline(__always) func vmin(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .< a) }
+
 @inline(__always) func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }
@@ -68,8 +73,8 @@ extension Epilogue {
                 for lane in 0 ..< residualChannels - column { v[lane] += r[lane] }
             }
         }
-        if lower != -.infinity { v = pointwiseMax(v, SIMD8(repeating: lower)) }
-        if upper != .infinity { v = pointwiseMin(v, SIMD8(repeating: upper)) }
+        if lower != -.infinity { v = vmax(v, SIMD8(repeating: lower)) }
+        if upper != .infinity { v = vmin(v, SIMD8(repeating: upper)) }
         if let alpha {
             v.replace(with: v * load8(alpha + column), where: v .< 0)
         }

@@ -295,8 +295,7 @@ struct GraphPlan {
             try checkOutput(outShape)
             kind = .binary(BinaryKernel(kind: binary, shape: outShape, aStrides: broadcastStrides(shape(a), to: outShape),
                                         bStrides: broadcastStrides(shape(b), to: outShape),
-                                        lower: act.bounds.lower, upper: act.bounds.upper,
-                                        contiguous: shape(a) == outShape && shape(b) == outShape))
+                                        lower: act.bounds.lower, upper: act.bounds.upper))
             inputs = [a, b]
 
         case BuiltinOperator.neg, BuiltinOperator.relu, BuiltinOperator.relu6, BuiltinOperator.reluN1To1,

@@ -102,7 +102,7 @@ struct DepthwiseKernel {
                                     acc.addProduct(load8(row + ix * g.inC), load8(wrow + kx * c))
                                 }
                             }
-                            store8(pointwiseMin(pointwiseMax(acc, lo), hi), out + ch)
+                            store8(vmin(vmax(acc, lo), hi), out + ch)
                             ch += 8
                         }
                         while ch < c {
@@ -157,7 +157,7 @@ struct MaxPoolKernel {
                             let src = input + ((b * g.inH + iy) * g.inW + ix) * c
                             var ch = 0
                             while ch + 8 <= c {
-                                store8(pointwiseMax(load8(out + ch), load8(src + ch)), out + ch)
+                                store8(vmax(load8(out + ch), load8(src + ch)), out + ch)
                                 ch += 8
                             }
                             while ch < c { out[ch] = max(out[ch], src[ch]); ch += 1 }
@@ -207,7 +207,9 @@ func forEachIndex(_ shape: [Int], _ s0: [Int], _ s1: [Int], _ s2: [Int], _ body:
 enum BinaryKind { case add, sub, mul, div, squaredDifference, prelu }
 enum UnaryKind { case neg, relu, relu6, reluN1To1, logistic, sqrt, rsqrt }
 
-/// Element-wise binary op with NumPy broadcasting; `aStrides`/`bStrides` are 0 on broadcast axes.
+/// Element-wise binary op with NumPy broadcasting, run row by row: the last axis is either
+/// contiguous (step 1) or broadcast (step 0) for each operand, and only the outer axes go
+/// through the index counter.
 struct BinaryKernel {
     let kind: BinaryKind
     let shape: [Int]
@@ -215,8 +217,29 @@ struct BinaryKernel {
     let bStrides: [Int]
     let lower: Float
     let upper: Float
-    /// Both operands have the output's shape: one flat loop.
-    let contiguous: Bool
+
+    init(kind: BinaryKind, shape: [Int], aStrides: [Int], bStrides: [Int], lower: Float, upper: Float) {
+        self.kind = kind
+        self.lower = lower
+        self.upper = upper
+        // Merge adjacent axes that step the same way in both operands, so a same-shape op
+        // becomes one long row and a per-channel broadcast becomes rows of channels.
+        var mergedShape: [Int] = [], mergedA: [Int] = [], mergedB: [Int] = []
+        for i in shape.indices where shape[i] != 1 {
+            if let last = mergedShape.last,
+               mergedA.last! == aStrides[i] * shape[i], mergedB.last! == bStrides[i] * shape[i] {
+                mergedShape[mergedShape.count - 1] = last * shape[i]
+                mergedA[mergedA.count - 1] = aStrides[i]
+                mergedB[mergedB.count - 1] = bStrides[i]
+            } else {
+                mergedShape.append(shape[i]); mergedA.append(aStrides[i]); mergedB.append(bStrides[i])
+            }
+        }
+        if mergedShape.isEmpty { mergedShape = [1]; mergedA = [0]; mergedB = [0] }
+        self.shape = mergedShape
+        self.aStrides = mergedA
+        self.bStrides = mergedB
+    }
 
     @inline(__always)
     static func apply(_ kind: BinaryKind, _ x: Float, _ y: Float) -> Float {
@@ -230,17 +253,56 @@ struct BinaryKernel {
         }
     }
 
+    @inline(__always)
+    static func apply8(_ kind: BinaryKind, _ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
+        switch kind {
+        case .add: x + y
+        case .sub: x - y
+        case .mul: x * y
+        case .div: x / y
+        case .squaredDifference: (x - y) * (x - y)
+        case .prelu: x.replacing(with: x * y, where: x .< 0)
+        }
+    }
+
+    /// One row of `n` outputs; `sa`/`sb` are 0 (broadcast) or 1 (contiguous).
+    @inline(__always)
+    private func row(_ a: UnsafePointer<Float>, _ sa: Int, _ b: UnsafePointer<Float>, _ sb: Int,
+                     _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+        let lo = SIMD8<Float>(repeating: lower), hi = SIMD8<Float>(repeating: upper)
+        var i = 0
+        let av = sa == 0 ? SIMD8<Float>(repeating: a[0]) : SIMD8<Float>()
+        let bv = sb == 0 ? SIMD8<Float>(repeating: b[0]) : SIMD8<Float>()
+        while i + 8 <= n {
+            let x = sa == 0 ? av : load8(a + i)
+            let y = sb == 0 ? bv : load8(b + i)
+            store8(vmin(vmax(Self.apply8(kind, x, y), lo), hi), out + i)
+            i += 8
+        }
+        while i < n {
+            out[i] = min(max(Self.apply(kind, a[i * sa], b[i * sb]), lower), upper)
+            i += 1
+        }
+    }
+
     func run(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
-        let kind = self.kind, lower = self.lower, upper = self.upper
-        if contiguous {
-            let count = shape.reduce(1, *)
-            for i in 0 ..< count { out[i] = min(max(Self.apply(kind, a[i], b[i]), lower), upper) }
+        let rank = shape.count
+        let n = shape[rank - 1]
+        let sa = aStrides[rank - 1], sb = bStrides[rank - 1]
+        if sa > 1 || sb > 1 {
+            // Last axis strided in an operand (never after merging for these graphs): go element-wise.
+            var o = 0
+            forEachIndex(shape, aStrides, bStrides, aStrides) { ia, ib, _ in
+                out[o] = min(max(Self.apply(kind, a[ia], b[ib]), lower), upper)
+                o += 1
+            }
             return
         }
-        var o = 0
-        forEachIndex(shape, aStrides, bStrides, aStrides) { ia, ib, _ in
-            out[o] = min(max(Self.apply(kind, a[ia], b[ib]), lower), upper)
-            o += 1
+        let outerShape = Array(shape[0 ..< rank - 1])
+        var o = out
+        forEachIndex(outerShape, Array(aStrides[0 ..< rank - 1]), Array(bStrides[0 ..< rank - 1]), outerShape) { ia, ib, _ in
+            row(a + ia, sa, b + ib, sb, o, n)
+            o += n
         }
     }
 }
