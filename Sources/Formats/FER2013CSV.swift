@@ -164,12 +164,15 @@ package struct FER2013Parser {
                 return
             }
             carry.append(contentsOf: UnsafeBufferPointer(start: start, count: newline - start))
-            let line = carry
-            carry.removeAll(keepingCapacity: true)
+            // Swapped out rather than copied, and swapped back to keep its capacity.
+            var line: [UInt8] = []
+            swap(&line, &carry)
             try withBytes(line) { (buffer) throws(FormatError) in
                 let p = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
                 try handleLine(p, p + buffer.count)
             }
+            line.removeAll(keepingCapacity: true)
+            swap(&line, &carry)
             start = newline + 1
         }
         while start < end {
