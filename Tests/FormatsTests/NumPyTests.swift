@@ -73,3 +73,26 @@ struct NumPyTests {
         """)
     }
 }
+
+@Suite("CSV export")
+struct TableCSVTests {
+    @Test func layout() throws {
+        let digest = SHA256.digest("x")
+        let table = try Table(rowCount: 2, columns: [
+            Column(name: "f", data: .float32(values: [0.5, -1, .nan, 0.1234], width: 2)),
+            Column(name: "label", data: .int32([3, 4])),
+            Column(name: "hash", data: .uint8(values: digest.bytes + digest.bytes, width: 32)),
+            Column(name: "px", data: .uint8(values: [1, 2, 3, 4], width: 2)),
+            Column(name: "note", data: .strings(["plain", "a, \"quoted\" one"])),
+        ])
+        let text = String(decoding: try TableCSV.encode(table, expandedNames: ["f": ["browDown", "jawOpen"]]), as: UTF8.self)
+        #expect(text == """
+        browDown,jawOpen,label,hash,px,note
+        0.5,-1.0,3,\(digest.hex),1 2,plain
+        nan,0.1234,4,\(digest.hex),3 4,"a, ""quoted"" one"
+
+        """)
+        #expect(throws: FormatError.self) { try TableCSV.encode(table, expandedNames: ["f": ["one"]]) }
+        #expect(String(decoding: try TableCSV.encode(table), as: UTF8.self).hasPrefix("f_0,f_1,label"))
+    }
+}
