@@ -39,7 +39,8 @@ public enum AtomicFile {
                               faultAfterBytes: Int?) throws(FormatError) {
         let (directory, name) = splitPath(path)
         try createDirectories(directory, for: path)
-        let temporary = directory + "/.tmp-" + name + "-" + randomSuffix()
+        // Shortened so the temporary name stays within NAME_MAX (255 bytes) for long names.
+        let temporary = directory + "/.tmp-" + String(name.prefix(64)) + "-" + randomSuffix()
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw FormatError(file: path, message: "cannot create temporary file '\(temporary)' to write it: \(systemErrorText())")

@@ -76,3 +76,13 @@ struct AtomicFileTests {
         try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix(".tmp-") }
     }
 }
+
+@Suite("Atomic file names")
+struct AtomicFileNameTests {
+    @Test func longFileName() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path + "/" + String(repeating: "n", count: 250)
+        try AtomicFile.write([1, 2], to: path)
+        #expect(try readFileBytes(atPath: path) == [1, 2])
+    }
+}
