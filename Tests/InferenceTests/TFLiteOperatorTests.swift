@@ -109,7 +109,7 @@ struct TFLiteConvCase: CustomTestStringConvertible, Sendable {
         #expect(tfliteMaxAbsDifference(out, expected) < 1e-5)
     }
 
-    @Test(arguments: [(1, true, 1), (2, true, 1), (2, false, 2), (3, true, 2), (1, true, 11)])
+    @Test(arguments: [(1, true, 1), (1, true, 2), (1, false, 2), (1, false, 1), (2, true, 1), (2, false, 2), (3, true, 2), (1, true, 5)])
     func depthwiseWithMultiplier(_ multiplier: Int, _ same: Bool, _ stride: Int) throws {
         let c = multiplier == 1 ? 11 : 2
         let outC = c * multiplier

@@ -88,8 +88,9 @@ extension GraphPlan {
                                            scratch: ConvolutionKernel.needsIm2col(g) ? scratch : nil)
             let x = inputs[0]
             return { kernel.run(input: x, output: output) }
-        case let .depthwise(g, multiplier, weights, bias, lower, upper):
-            let kernel = DepthwiseKernel(g: g, multiplier: multiplier, weights: weights, bias: bias, lower: lower, upper: upper)
+        case let .depthwise(g, multiplier, weights, bias, lower, upper, zeroRow):
+            let kernel = DepthwiseKernel(g: g, multiplier: multiplier, weights: weights, bias: bias, lower: lower, upper: upper,
+                                         zeroRow: zeroRow)
             let x = inputs[0]
             return { kernel.run(input: x, output: output) }
         case let .maxPool(kernel):

@@ -61,8 +61,8 @@ struct Epilogue {
 }
 
 extension Epilogue {
-    /// Finishes 8 lanes of row `row` starting at output column `column` and stores the valid ones.
-    @inline(__always)
+    /// Finishes 8 lanes of row `row` starting at output column `column` and stores the valid
+    /// ones: the general path, for column blocks that run past `n` or the residual.
     func finish(_ acc: SIMD8<Float>, row: Int, column: Int, n: Int, out: UnsafeMutablePointer<Float>) {
         var v = acc + load8(bias + column)
         if let residual, column < residualChannels {
@@ -86,6 +86,17 @@ extension Epilogue {
     }
 }
 
+/// Bias, residual, clamp and PRELU on 8 full lanes: the branch-free path of `Epilogue`.
+@inline(__always)
+func finish8(_ acc: SIMD8<Float>, bias: SIMD8<Float>, alpha: SIMD8<Float>, lower: SIMD8<Float>, upper: SIMD8<Float>,
+             residual: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+    var v = acc + bias
+    if let residual { v += load8(residual) }
+    v = vmin(vmax(v, lower), upper)
+    v.replace(with: v * alpha, where: v .< 0)
+    store8(v, out)
+}
+
 /// C[m][n] = epilogue(sum_k A[m][k] * B[k][n]) for `rows` rows of A (row stride `lda`).
 /// `c` and the epilogue's residual point at the first row.
 func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
@@ -93,6 +104,8 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
     let k = b.k
     let n = b.n
     var epi = epilogue
+    let lower = SIMD8<Float>(repeating: epilogue.lower), upper = SIMD8<Float>(repeating: epilogue.upper)
+    let residualStride = epilogue.residualStride
     // Rows in blocks that keep A in L1 while every column block passes over it.
     let rowBlock = 64
     var m0 = 0
@@ -100,6 +113,13 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
         let mEnd = min(rows, m0 + rowBlock)
         for block in b.blocks {
             let w = block.data
+            let col = block.column
+            // Full columns (and full residual columns) take the branch-free epilogue.
+            let fast = col + block.width <= n && (epilogue.residual == nil || col + block.width <= epilogue.residualChannels)
+            let bias0 = load8(epilogue.bias + col), bias1 = load8(epilogue.bias + col + 8)
+            let ones = SIMD8<Float>(repeating: 1)
+            let alpha0 = epilogue.alpha.map { load8($0 + col) } ?? ones
+            let alpha1 = epilogue.alpha.map { load8($0 + col + 8) } ?? ones
             var m = m0
             while m < mEnd {
                 let count = min(4, mEnd - m)
@@ -107,7 +127,8 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
                 let a1 = count > 1 ? a0 + lda : a0
                 let a2 = count > 2 ? a0 + 2 * lda : a0
                 let a3 = count > 3 ? a0 + 3 * lda : a0
-                if let residual = epilogue.residual { epi.residual = residual + m * epilogue.residualStride }
+                let residual = epilogue.residual.map { $0 + m * residualStride + col }
+                if let residual = epilogue.residual { epi.residual = residual + m * residualStride }
                 let out = c + m * ldc
                 if block.width == 16 {
                     var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
@@ -127,20 +148,39 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
                         c30.addProduct(s3, b0); c31.addProduct(s3, b1)
                         pw += 16
                     }
-                    let col = block.column
-                    epi.finish(c00, row: 0, column: col, n: n, out: out)
-                    epi.finish(c01, row: 0, column: col + 8, n: n, out: out)
-                    if count > 1 {
-                        epi.finish(c10, row: 1, column: col, n: n, out: out + ldc)
-                        epi.finish(c11, row: 1, column: col + 8, n: n, out: out + ldc)
-                    }
-                    if count > 2 {
-                        epi.finish(c20, row: 2, column: col, n: n, out: out + 2 * ldc)
-                        epi.finish(c21, row: 2, column: col + 8, n: n, out: out + 2 * ldc)
-                    }
-                    if count > 3 {
-                        epi.finish(c30, row: 3, column: col, n: n, out: out + 3 * ldc)
-                        epi.finish(c31, row: 3, column: col + 8, n: n, out: out + 3 * ldc)
+                    if fast {
+                        finish8(c00, bias: bias0, alpha: alpha0, lower: lower, upper: upper, residual: residual, out: out + col)
+                        finish8(c01, bias: bias1, alpha: alpha1, lower: lower, upper: upper, residual: residual.map { $0 + 8 }, out: out + col + 8)
+                        if count > 1 {
+                            let r = residual.map { $0 + residualStride }
+                            finish8(c10, bias: bias0, alpha: alpha0, lower: lower, upper: upper, residual: r, out: out + ldc + col)
+                            finish8(c11, bias: bias1, alpha: alpha1, lower: lower, upper: upper, residual: r.map { $0 + 8 }, out: out + ldc + col + 8)
+                        }
+                        if count > 2 {
+                            let r = residual.map { $0 + 2 * residualStride }
+                            finish8(c20, bias: bias0, alpha: alpha0, lower: lower, upper: upper, residual: r, out: out + 2 * ldc + col)
+                            finish8(c21, bias: bias1, alpha: alpha1, lower: lower, upper: upper, residual: r.map { $0 + 8 }, out: out + 2 * ldc + col + 8)
+                        }
+                        if count > 3 {
+                            let r = residual.map { $0 + 3 * residualStride }
+                            finish8(c30, bias: bias0, alpha: alpha0, lower: lower, upper: upper, residual: r, out: out + 3 * ldc + col)
+                            finish8(c31, bias: bias1, alpha: alpha1, lower: lower, upper: upper, residual: r.map { $0 + 8 }, out: out + 3 * ldc + col + 8)
+                        }
+                    } else {
+                        epi.finish(c00, row: 0, column: col, n: n, out: out)
+                        epi.finish(c01, row: 0, column: col + 8, n: n, out: out)
+                        if count > 1 {
+                            epi.finish(c10, row: 1, column: col, n: n, out: out + ldc)
+                            epi.finish(c11, row: 1, column: col + 8, n: n, out: out + ldc)
+                        }
+                        if count > 2 {
+                            epi.finish(c20, row: 2, column: col, n: n, out: out + 2 * ldc)
+                            epi.finish(c21, row: 2, column: col + 8, n: n, out: out + 2 * ldc)
+                        }
+                        if count > 3 {
+                            epi.finish(c30, row: 3, column: col, n: n, out: out + 3 * ldc)
+                            epi.finish(c31, row: 3, column: col + 8, n: n, out: out + 3 * ldc)
+                        }
                     }
                 } else {
                     var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
@@ -153,11 +193,23 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
                         c3.addProduct(SIMD8(repeating: a3[kk]), b0)
                         pw += 8
                     }
-                    let col = block.column
-                    epi.finish(c0, row: 0, column: col, n: n, out: out)
-                    if count > 1 { epi.finish(c1, row: 1, column: col, n: n, out: out + ldc) }
-                    if count > 2 { epi.finish(c2, row: 2, column: col, n: n, out: out + 2 * ldc) }
-                    if count > 3 { epi.finish(c3, row: 3, column: col, n: n, out: out + 3 * ldc) }
+                    if fast {
+                        finish8(c0, bias: bias0, alpha: alpha0, lower: lower, upper: upper, residual: residual, out: out + col)
+                        if count > 1 {
+                            finish8(c1, bias: bias0, alpha: alpha0, lower: lower, upper: upper, residual: residual.map { $0 + residualStride }, out: out + ldc + col)
+                        }
+                        if count > 2 {
+                            finish8(c2, bias: bias0, alpha: alpha0, lower: lower, upper: upper, residual: residual.map { $0 + 2 * residualStride }, out: out + 2 * ldc + col)
+                        }
+                        if count > 3 {
+                            finish8(c3, bias: bias0, alpha: alpha0, lower: lower, upper: upper, residual: residual.map { $0 + 3 * residualStride }, out: out + 3 * ldc + col)
+                        }
+                    } else {
+                        epi.finish(c0, row: 0, column: col, n: n, out: out)
+                        if count > 1 { epi.finish(c1, row: 1, column: col, n: n, out: out + ldc) }
+                        if count > 2 { epi.finish(c2, row: 2, column: col, n: n, out: out + 2 * ldc) }
+                        if count > 3 { epi.finish(c3, row: 3, column: col, n: n, out: out + 3 * ldc) }
+                    }
                 }
                 m += 4
             }

@@ -70,7 +70,8 @@ struct GraphPlan {
         /// inputs: [x] or [x, residual]
         case conv(WindowGeometry, PackedMatrix, bias: UnsafeMutablePointer<Float>, lower: Float, upper: Float,
                   alpha: UnsafeMutablePointer<Float>?, residualChannels: Int)
-        case depthwise(WindowGeometry, multiplier: Int, weights: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>, lower: Float, upper: Float)
+        case depthwise(WindowGeometry, multiplier: Int, weights: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>,
+                       lower: Float, upper: Float, zeroRow: UnsafeMutablePointer<Float>)
         case maxPool(MaxPoolKernel)
         case binary(BinaryKernel)
         case unary(UnaryKernel)
@@ -248,7 +249,8 @@ struct GraphPlan {
                 // TFLite's [1][kH][kW][outC] layout is already what the kernel wants.
                 let weights = allocate(kH * kW * outC + 8)
                 weights.update(from: w, count: kH * kW * outC)
-                kind = .depthwise(g, multiplier: outC / xs[3], weights: weights, bias: bias, lower: lower, upper: upper)
+                kind = .depthwise(g, multiplier: outC / xs[3], weights: weights, bias: bias, lower: lower, upper: upper,
+                                  zeroRow: allocate(g.inW * g.inC + 16))
             } else {
                 let k = kH * kW * xs[3]
                 var storage: [UnsafeMutablePointer<Float>] = []

@@ -77,8 +77,89 @@ struct DepthwiseKernel {
     let bias: UnsafePointer<Float>
     let lower: Float
     let upper: Float
+    /// `inW * inC` zeros (plus slack): stands in for input rows above and below the image.
+    let zeroRow: UnsafePointer<Float>
 
     func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        if multiplier == 1, g.kH == 3, g.kW == 3, g.dilationH == 1, g.dilationW == 1 {
+            run3x3(input: input, output: output)
+            return
+        }
+        runGeneral(input: input, output: output)
+    }
+
+    /// 3x3, multiplier 1: the nine weight vectors of a channel group stay in registers while
+    /// the row of outputs is swept; rows outside the image read `zeroRow`, so only the left
+    /// and right border columns need bounds checks.
+    private func run3x3(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let c = g.outC
+        let sx = g.strideW, pl = g.padLeft
+        let rowLength = g.inW * c
+        let lo = SIMD8<Float>(repeating: lower), hi = SIMD8<Float>(repeating: upper)
+        // Output columns whose three input columns are all inside the image.
+        let interiorStart = min(g.outW, (pl + sx - 1) / sx)
+        let interiorEnd = g.inW - 3 + pl < 0 ? interiorStart : max(interiorStart, min(g.outW, (g.inW - 3 + pl) / sx + 1))
+        for b in 0 ..< g.batch {
+            for oy in 0 ..< g.outH {
+                let iy0 = oy * g.strideH - g.padTop
+                func row(_ iy: Int) -> UnsafePointer<Float> {
+                    iy >= 0 && iy < g.inH ? input + (b * g.inH + iy) * rowLength : zeroRow
+                }
+                let r0 = row(iy0), r1 = row(iy0 + 1), r2 = row(iy0 + 2)
+                let out = output + (b * g.outH + oy) * g.outW * c
+                var ch = 0
+                while ch + 8 <= c {
+                    let w = weights + ch
+                    let w00 = load8(w), w01 = load8(w + c), w02 = load8(w + 2 * c)
+                    let w10 = load8(w + 3 * c), w11 = load8(w + 4 * c), w12 = load8(w + 5 * c)
+                    let w20 = load8(w + 6 * c), w21 = load8(w + 7 * c), w22 = load8(w + 8 * c)
+                    let bv = load8(bias + ch)
+                    @inline(__always) func border(_ ox: Int) {
+                        var acc = bv
+                        let ix0 = ox * sx - pl
+                        for kx in 0 ..< 3 {
+                            let ix = ix0 + kx
+                            guard ix >= 0, ix < g.inW else { continue }
+                            let o = ix * c + ch
+                            let (wa, wb, wc) = kx == 0 ? (w00, w10, w20) : kx == 1 ? (w01, w11, w21) : (w02, w12, w22)
+                            acc.addProduct(load8(r0 + o), wa)
+                            acc.addProduct(load8(r1 + o), wb)
+                            acc.addProduct(load8(r2 + o), wc)
+                        }
+                        store8(vmin(vmax(acc, lo), hi), out + ox * c + ch)
+                    }
+                    for ox in 0 ..< interiorStart { border(ox) }
+                    var ox = interiorStart
+                    while ox < interiorEnd {
+                        let o = (ox * sx - pl) * c + ch
+                        let p0 = r0 + o, p1 = r1 + o, p2 = r2 + o
+                        var acc = bv
+                        acc.addProduct(load8(p0), w00)
+                        acc.addProduct(load8(p0 + c), w01)
+                        acc.addProduct(load8(p0 + 2 * c), w02)
+                        acc.addProduct(load8(p1), w10)
+                        acc.addProduct(load8(p1 + c), w11)
+                        acc.addProduct(load8(p1 + 2 * c), w12)
+                        acc.addProduct(load8(p2), w20)
+                        acc.addProduct(load8(p2 + c), w21)
+                        acc.addProduct(load8(p2 + 2 * c), w22)
+                        store8(vmin(vmax(acc, lo), hi), out + ox * c + ch)
+                        ox += 1
+                    }
+                    for ox in interiorEnd ..< g.outW { border(ox) }
+                    ch += 8
+                }
+                if ch < c {
+                    let iy0 = oy * g.strideH - g.padTop
+                    for ox in 0 ..< g.outW {
+                        for tail in ch ..< c { out[ox * c + tail] = point(b, iy0, ox * sx - pl, tail, input: input) }
+                    }
+                }
+            }
+        }
+    }
+
+    private func runGeneral(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
         let c = g.outC
         let lo = SIMD8<Float>(repeating: lower), hi = SIMD8<Float>(repeating: upper)
         for b in 0 ..< g.batch {
