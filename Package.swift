@@ -24,6 +24,8 @@ let package = Package(
         .target(name: "Inference", swiftSettings: numericSettings),
         .target(name: "Stages", dependencies: ["Pipeline", "Formats", "Inference"]),
         .executableTarget(name: "blendset", dependencies: ["Stages", "Pipeline", "Formats", "Inference"]),
+        // Release-mode benchmarks whose figures go in BENCHMARKS.md (never timed in tests).
+        .executableTarget(name: "blendset-bench", dependencies: ["Formats", "Inference"], swiftSettings: numericSettings),
         .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Formats"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"]),

@@ -1,3 +1,0 @@
-import Testing
-
-@Test func placeholderStagesTests() { #expect(Bool(true)) }
