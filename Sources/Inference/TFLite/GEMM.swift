@@ -87,7 +87,8 @@ extension Epilogue {
 }
 
 /// Bias, residual, clamp and PRELU on 8 full lanes: the branch-free path of `Epilogue`.
-@inline(__always)
+/// Transparent because `@inline(__always)` was not honoured inside the large `gemm` body.
+@_transparent
 func finish8(_ acc: SIMD8<Float>, bias: SIMD8<Float>, alpha: SIMD8<Float>, lower: SIMD8<Float>, upper: SIMD8<Float>,
              residual: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
     var v = acc + bias

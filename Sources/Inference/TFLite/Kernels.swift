@@ -53,9 +53,15 @@ struct ConvolutionKernel {
                     for kx in 0 ..< g.kW {
                         let ix = ox * g.strideW - g.padLeft + kx * g.dilationW
                         if iy >= 0, iy < g.inH, ix >= 0, ix < g.inW {
-                            dst.update(from: input + ((b * g.inH + iy) * g.inW + ix) * g.inC, count: g.inC)
+                            let src = input + ((b * g.inH + iy) * g.inW + ix) * g.inC
+                            // A few channels (RGB input layers): a call to memmove costs more than the copy.
+                            if g.inC < 16 {
+                                for ch in 0 ..< g.inC { dst[ch] = src[ch] }
+                            } else {
+                                dst.update(from: src, count: g.inC)
+                            }
                         } else {
-                            dst.update(repeating: 0, count: g.inC)
+                            for ch in 0 ..< g.inC { dst[ch] = 0 }
                         }
                         dst += g.inC
                     }
