@@ -126,9 +126,11 @@ public final class FaceLandmarker {
 
     private func detect(pixels: UnsafeBufferPointer<UInt8>, channels: Int, width: Int, height: Int)
         throws(ModelError) -> FaceLandmarkerResult {
-        guard width > 0, height > 0, pixels.count == width * height * channels else {
+        let (area, overflow) = width.multipliedReportingOverflow(by: height)
+        guard width > 0, height > 0, !overflow, pixels.count / channels == area,
+              pixels.count % channels == 0 else {
             throw ModelError(source: "FaceLandmarker",
-                             "image buffer holds \(pixels.count) bytes, expected \(width) x \(height) x \(channels) = \(max(0, width * height * channels))")
+                             "image buffer holds \(pixels.count) bytes, expected \(width) x \(height) x \(channels) channel(s)")
         }
         // 1. Whole image letterboxed into the detector's square input.
         let detectorROI = RotatedRect.detectorROI(imageWidth: width, imageHeight: height)
