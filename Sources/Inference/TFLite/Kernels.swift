@@ -411,18 +411,46 @@ struct UnaryKernel {
     }
 }
 
-/// Copies a strided view of the input (TRANSPOSE and STRIDED_SLICE) into a dense output.
+/// Copies a strided view of the input (TRANSPOSE and STRIDED_SLICE) into a dense output,
+/// one output row at a time.
 struct GatherKernel {
     let shape: [Int]
     let inputStrides: [Int]
     let start: Int
 
+    init(shape: [Int], inputStrides: [Int], start: Int) {
+        // Merge axes that are contiguous in the input too, so a slice of whole rows is one copy.
+        var mergedShape: [Int] = [], mergedStrides: [Int] = []
+        for i in shape.indices where shape[i] != 1 {
+            if let last = mergedShape.last, mergedStrides.last! == inputStrides[i] * shape[i] {
+                mergedShape[mergedShape.count - 1] = last * shape[i]
+                mergedStrides[mergedStrides.count - 1] = inputStrides[i]
+            } else {
+                mergedShape.append(shape[i]); mergedStrides.append(inputStrides[i])
+            }
+        }
+        if shape.contains(0) { mergedShape = [0]; mergedStrides = [0] }
+        if mergedShape.isEmpty { mergedShape = [1]; mergedStrides = [0] }
+        self.shape = mergedShape
+        self.inputStrides = mergedStrides
+        self.start = start
+    }
+
     func run(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
-        var o = 0
+        let rank = shape.count
+        let n = shape[rank - 1], step = inputStrides[rank - 1]
+        guard n > 0 else { return }
+        let outer = Array(shape[0 ..< rank - 1]), outerStrides = Array(inputStrides[0 ..< rank - 1])
+        var o = out
         let base = x + start
-        forEachIndex(shape, inputStrides, inputStrides, inputStrides) { i, _, _ in
-            out[o] = base[i]
-            o += 1
+        forEachIndex(outer, outerStrides, outerStrides, outerStrides) { i, _, _ in
+            let src = base + i
+            if step == 1 {
+                o.update(from: src, count: n)
+            } else {
+                for j in 0 ..< n { o[j] = src[j * step] }
+            }
+            o += n
         }
     }
 }
@@ -461,7 +489,8 @@ struct ConcatKernel {
     }
 }
 
-/// MEAN / SUM over a set of axes (accumulated in Double).
+/// MEAN / SUM over a set of axes, accumulated in Double. Input axes are merged where
+/// possible; the last one is then either summed along (reduced) or added as a row (kept).
 struct ReduceKernel {
     let inputShape: [Int]
     /// Output strides per input axis (0 on reduced axes).
@@ -470,12 +499,44 @@ struct ReduceKernel {
     let divisor: Double
     let scratch: UnsafeMutablePointer<Double>
 
+    init(inputShape: [Int], outputStrides: [Int], outputCount: Int, divisor: Double, scratch: UnsafeMutablePointer<Double>) {
+        let inStrides = rowMajorStrides(inputShape)
+        var shape: [Int] = [], outs: [Int] = [], ins: [Int] = []
+        for i in inputShape.indices where inputShape[i] != 1 {
+            if let last = shape.last, ins.last! == inStrides[i] * inputShape[i], outs.last! == outputStrides[i] * inputShape[i] {
+                shape[shape.count - 1] = last * inputShape[i]
+                outs[outs.count - 1] = outputStrides[i]
+                ins[ins.count - 1] = inStrides[i]
+            } else {
+                shape.append(inputShape[i]); outs.append(outputStrides[i]); ins.append(inStrides[i])
+            }
+        }
+        if inputShape.contains(0) { shape = [0]; outs = [0] }
+        if shape.isEmpty { shape = [1]; outs = [0] }
+        self.inputShape = shape
+        self.outputStrides = outs
+        self.outputCount = outputCount
+        self.divisor = divisor
+        self.scratch = scratch
+    }
+
     func run(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
         scratch.update(repeating: 0, count: outputCount)
-        var i = 0
-        forEachIndex(inputShape, outputStrides, outputStrides, outputStrides) { o, _, _ in
-            scratch[o] += Double(x[i])
-            i += 1
+        let rank = inputShape.count
+        let n = inputShape[rank - 1], step = outputStrides[rank - 1]
+        let outer = Array(inputShape[0 ..< rank - 1]), outerStrides = Array(outputStrides[0 ..< rank - 1])
+        var src = x
+        if n > 0 {
+            forEachIndex(outer, outerStrides, outerStrides, outerStrides) { o, _, _ in
+                if step == 0 {
+                    var sum = 0.0
+                    for j in 0 ..< n { sum += Double(src[j]) }
+                    scratch[o] += sum
+                } else {
+                    for j in 0 ..< n { scratch[o + j * step] += Double(src[j]) }
+                }
+                src += n
+            }
         }
         for o in 0 ..< outputCount { out[o] = Float(scratch[o] / divisor) }
     }
