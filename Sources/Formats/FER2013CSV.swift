@@ -85,8 +85,8 @@ public struct FER2013Table: Sendable {
 ///
 /// The parser is a hand-written byte scanner that works chunk by chunk (lines may straddle
 /// chunks), so a compressed file is parsed while it is decompressed and never held whole.
-/// CRLF line ends, a UTF-8 byte order mark, blank lines and a missing final newline are
-/// accepted.
+/// CRLF line ends, a UTF-8 byte order mark, blank lines, fields wrapped in double quotes,
+/// header names in any letter case and a missing final newline are accepted.
 public enum FER2013CSV {
     public static let imageSide = 48
     public static let pixelsPerImage = imageSide * imageSide
