@@ -176,6 +176,11 @@ struct FER2013CSVTests {
         #expect(table.lines == [3])
         #expect(table.dataRows == [0])
         #expect(table.usages == [.privateTest])
+
+        let quoted = "\"EMOTION\",\"Pixels\",\"usage\"\n\"5\",\"\(Self.goodPixels)\",\"Training\"\n"
+        let fromQuoted = try FER2013CSV.parse(Array(quoted.utf8), source: "q")
+        #expect(fromQuoted.emotions == [5])
+        #expect(fromQuoted.pixels == [UInt8](repeating: 7, count: 2304))
     }
 
     @Test func truncatedAndDamagedZstdFiles() throws {
