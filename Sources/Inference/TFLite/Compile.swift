@@ -166,7 +166,7 @@ extension GraphPlan {
                 } else if case let .binary(k) = consumer.kind, k.kind == .prelu, unbounded, consumer.inputs[0] == node.output,
                           let slopes = constants[root(consumer.inputs[1])],
                           shapes[consumer.inputs[1]].reduce(1, *) == g.outC, shapes[consumer.inputs[1]].last == g.outC {
-                    let padded = allocate(g.outC + 16)
+                    let padded = allocate(g.outC + 32)
                     padded.update(from: slopes, count: g.outC)
                     alpha = padded
                 } else {

@@ -238,7 +238,7 @@ struct GraphPlan {
             try checkOutput([xs[0], oh, ow, outC])
             let g = WindowGeometry(batch: xs[0], inH: xs[1], inW: xs[2], inC: xs[3], outH: oh, outW: ow, outC: outC,
                                    kH: kH, kW: kW, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, padTop: pt, padLeft: pl)
-            let bias = allocate(outC + 16)
+            let bias = allocate(outC + 32)
             if op.inputs.count > 2, op.inputs[2] >= 0 {
                 let b = try constant(2)
                 guard count(op.inputs[2]) == outC else { throw fail("bias has \(count(op.inputs[2])) values for \(outC) channels") }
