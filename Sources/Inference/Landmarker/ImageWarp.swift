@@ -30,46 +30,51 @@ public enum ImageWarp {
         let map = ProjectiveMap(quad: quad)
         let ow = Double(outputWidth), oh = Double(outputHeight)
         let zeroBorder = border == .zero
-        var o = 0
-        for v in 0..<outputHeight {
-            let t = Double(v) / oh
-            for u in 0..<outputWidth {
-                let position = map.apply(s: Double(u) / ow, t: t)
-                let fixedX = fixedPoint(position.x), fixedY = fixedPoint(position.y)
-                let x0 = fixedX >> 5, fx = Int32(truncatingIfNeeded: fixedX & 31)
-                let y0 = fixedY >> 5, fy = Int32(truncatingIfNeeded: fixedY & 31)
-                // A.4: weights (32-fx)(32-fy)*32 etc., 2^15 in total.
-                // Wrapping arithmetic: all terms are bounded (fx, fy < 32, values < 256).
-                var w00 = (32 &- fx) &* (32 &- fy) &* 32, w10 = fx &* (32 &- fy) &* 32
-                var w01 = (32 &- fx) &* fy &* 32, w11 = fx &* fy &* 32
-                // A.5: clamped neighbours are BORDER_REPLICATE; for BORDER_ZERO an outside
-                // neighbour keeps a clamped (valid) index but loses its weight.
-                let xa = min(max(x0, 0), sourceWidth - 1), xb = min(max(x0 + 1, 0), sourceWidth - 1)
-                let ya = min(max(y0, 0), sourceHeight - 1), yb = min(max(y0 + 1, 0), sourceHeight - 1)
-                if zeroBorder {
-                    let xaIn: Int32 = xa == x0 ? 1 : 0, xbIn: Int32 = xb == x0 + 1 ? 1 : 0
-                    let yaIn: Int32 = ya == y0 ? 1 : 0, ybIn: Int32 = yb == y0 + 1 ? 1 : 0
-                    w00 &*= xaIn &* yaIn
-                    w10 &*= xbIn &* yaIn
-                    w01 &*= xaIn &* ybIn
-                    w11 &*= xbIn &* ybIn
-                }
-                let i00 = (ya * sourceWidth + xa) * channels, i10 = (ya * sourceWidth + xb) * channels
-                let i01 = (yb * sourceWidth + xa) * channels, i11 = (yb * sourceWidth + xb) * channels
-                if channels == 1 {
-                    let value = blend(Int32(source[i00]), Int32(source[i10]), Int32(source[i01]),
-                                      Int32(source[i11]), w00, w10, w01, w11)
-                    output[o] = value
-                    output[o + 1] = value
-                    output[o + 2] = value
-                } else {
-                    for c in 0..<3 {
-                        output[o + c] = blend(Int32(source[i00 + c]), Int32(source[i10 + c]),
-                                              Int32(source[i01 + c]), Int32(source[i11 + c]),
-                                              w00, w10, w01, w11)
+        // u / ow per column, computed once: a division per pixel costs more than the rest.
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: outputWidth) { columns in
+            for u in 0..<outputWidth { columns[u] = Double(u) / ow }
+            var o = 0
+            for v in 0..<outputHeight {
+                let t = Double(v) / oh
+                for u in 0..<outputWidth {
+                    let position = map.apply(s: columns[u], t: t)
+                    let fixedX = fixedPoint(position.x), fixedY = fixedPoint(position.y)
+                    let x0 = fixedX >> 5, fx = Int32(truncatingIfNeeded: fixedX & 31)
+                    let y0 = fixedY >> 5, fy = Int32(truncatingIfNeeded: fixedY & 31)
+                    // A.4: weights (32-fx)(32-fy)*32 etc., 2^15 in total.
+                    // Wrapping arithmetic: all terms are bounded (fx, fy < 32, values < 256).
+                    var w00 = (32 &- fx) &* (32 &- fy) &* 32, w10 = fx &* (32 &- fy) &* 32
+                    var w01 = (32 &- fx) &* fy &* 32, w11 = fx &* fy &* 32
+                    // A.5: clamped neighbours are BORDER_REPLICATE; for BORDER_ZERO an outside
+                    // neighbour keeps a clamped (valid) index but loses its weight.
+                    let xa = min(max(x0, 0), sourceWidth - 1), xb = min(max(x0 + 1, 0), sourceWidth - 1)
+                    let ya = min(max(y0, 0), sourceHeight - 1), yb = min(max(y0 + 1, 0), sourceHeight - 1)
+                    if zeroBorder {
+                        let xaIn: Int32 = xa == x0 ? 1 : 0, xbIn: Int32 = xb == x0 + 1 ? 1 : 0
+                        let yaIn: Int32 = ya == y0 ? 1 : 0, ybIn: Int32 = yb == y0 + 1 ? 1 : 0
+                        w00 &*= xaIn &* yaIn
+                        w10 &*= xbIn &* yaIn
+                        w01 &*= xaIn &* ybIn
+                        w11 &*= xbIn &* ybIn
                     }
+                    // In range: clamped indices of an image whose size was checked above.
+                    let i00 = (ya &* sourceWidth &+ xa) &* channels, i10 = (ya &* sourceWidth &+ xb) &* channels
+                    let i01 = (yb &* sourceWidth &+ xa) &* channels, i11 = (yb &* sourceWidth &+ xb) &* channels
+                    if channels == 1 {
+                        let value = blend(Int32(source[i00]), Int32(source[i10]), Int32(source[i01]),
+                                          Int32(source[i11]), w00, w10, w01, w11)
+                        output[o] = value
+                        output[o + 1] = value
+                        output[o + 2] = value
+                    } else {
+                        for c in 0..<3 {
+                            output[o + c] = blend(Int32(source[i00 + c]), Int32(source[i10 + c]),
+                                                  Int32(source[i01 + c]), Int32(source[i11 + c]),
+                                                  w00, w10, w01, w11)
+                        }
+                    }
+                    o += 3
                 }
-                o += 3
             }
         }
     }
@@ -103,6 +108,9 @@ struct ProjectiveMap {
     let b: SIMD2<Double>
     let g: Double
     let h: Double
+    /// g = h = 0 (an axis-aligned or exact parallelogram quad, e.g. the detector letterbox):
+    /// the denominator is exactly 1 and the division can be skipped without changing a bit.
+    let isAffine: Bool
 
     init(quad: Quad) {
         let q0 = SIMD2<Double>(quad.topLeft), q1 = SIMD2<Double>(quad.topRight)
@@ -116,12 +124,13 @@ struct ProjectiveMap {
         self.b = q3 - q0 + h * q3
         self.g = g
         self.h = h
+        self.isAffine = g == 0 && h == 0
     }
 
     /// The source position of unit-square point (s, t).
     @inline(__always)
     func apply(s: Double, t: Double) -> SIMD2<Double> {
-        let w = g * s + h * t + 1
-        return (a * s + b * t + q0) / w
+        let numerator = a * s + b * t + q0
+        return isAffine ? numerator : numerator / (g * s + h * t + 1)
     }
 }
