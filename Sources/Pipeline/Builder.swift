@@ -43,13 +43,17 @@ public final class StageContext: @unchecked Sendable {
     public let parameters: StageParameters
     /// Worker threads the stage may use for data-parallel work.
     public let jobs: Int
+    /// Content digests of the stage's input-path parameters (e.g. a model file), by name.
+    public let inputDigests: [String: ContentDigest]
     let layout: CacheLayout
     private weak var observer: (any BuildObserver)?
     private let lock = NSLock()
     private var collectedWarnings: [String] = []
 
-    init(stage: String, inputs: [StageInput], parameters: StageParameters, jobs: Int, layout: CacheLayout, observer: (any BuildObserver)?) {
+    init(stage: String, inputs: [StageInput], parameters: StageParameters, jobs: Int, inputDigests: [String: ContentDigest],
+         layout: CacheLayout, observer: (any BuildObserver)?) {
         self.stage = stage
+        self.inputDigests = inputDigests
         self.inputs = inputs
         self.parameters = parameters
         self.jobs = jobs
@@ -231,7 +235,14 @@ public final class Builder: @unchecked Sendable {
         }
         observer?.stageStarted(stage.name, kind: stage.kind)
         let inputs = inputReports.map { StageInput(stage: $0.name, kind: $0.kind, artifacts: $0.artifacts, contentID: $0.contentID, store: artifacts) }
-        let context = StageContext(stage: stage.name, inputs: inputs, parameters: stage.parameters, jobs: jobs, layout: layout, observer: observer)
+        var inputDigests: [String: ContentDigest] = [:]
+        for name in stage.inputPathParameters {
+            if let text = material.parameters[name]?.stringValue, let d = ContentDigest(hex: String(text.dropFirst("sha256:".count))) {
+                inputDigests[name] = d
+            }
+        }
+        let context = StageContext(stage: stage.name, inputs: inputs, parameters: stage.parameters, jobs: jobs,
+                                   inputDigests: inputDigests, layout: layout, observer: observer)
         let clock = Date()
         let result: StageResult
         do {

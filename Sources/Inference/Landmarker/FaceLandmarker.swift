@@ -72,6 +72,12 @@ protocol FaceNetworks: AnyObject {
 ///
 /// One instance per worker: it owns its interpreters and preallocated buffers, so `detect`
 /// allocates nothing but the result's arrays. Not thread-safe; share `FaceModels` instead.
+/// The result of the detector and landmark steps, before blendshapes.
+public enum LandmarkDetection: Sendable {
+    case noFace(NoFaceReason)
+    case face(landmarks: [SIMD3<Float>], detectionScore: Float, presence: Float)
+}
+
 public final class FaceLandmarker {
     public let options: FaceLandmarkerOptions
     private let networks: any FaceNetworks
@@ -126,6 +132,43 @@ public final class FaceLandmarker {
 
     private func detect(pixels: UnsafeBufferPointer<UInt8>, channels: Int, width: Int, height: Int)
         throws(ModelError) -> FaceLandmarkerResult {
+        switch try detectLandmarks(pixels: pixels, channels: channels, width: width, height: height) {
+        case .noFace(let reason):
+            return .noFace(reason)
+        case .face(let points, let score, let presence):
+            let scores = try points.withUnsafeBufferPointer { (p) throws(ModelError) in
+                try blendshapes(landmarks: p, imageWidth: width, imageHeight: height)
+            }
+            return .face(FaceLandmarks(landmarks: points, blendshapes: scores, detectionScore: score, presence: presence))
+        }
+    }
+
+    /// Steps 1-6 only (detector, landmark model, presence gate): the face's 478 landmarks
+    /// without blendshapes. `detect` is this followed by `blendshapes`.
+    public func detectLandmarks(gray: UnsafeBufferPointer<UInt8>, width: Int, height: Int)
+        throws(ModelError) -> LandmarkDetection {
+        try detectLandmarks(pixels: gray, channels: 1, width: width, height: height)
+    }
+
+    public func detectLandmarks(rgb: UnsafeBufferPointer<UInt8>, width: Int, height: Int)
+        throws(ModelError) -> LandmarkDetection {
+        try detectLandmarks(pixels: rgb, channels: 3, width: width, height: height)
+    }
+
+    /// Step 7: the 52 blendshape scores from 478 image-normalised landmarks of a
+    /// `imageWidth` x `imageHeight` image.
+    public func blendshapes(landmarks points: UnsafeBufferPointer<SIMD3<Float>>, imageWidth: Int, imageHeight: Int)
+        throws(ModelError) -> [Float] {
+        guard points.count == FaceMeshDecoding.landmarkCount else {
+            throw ModelError(source: "FaceLandmarker", "expected \(FaceMeshDecoding.landmarkCount) landmarks, found \(points.count)")
+        }
+        Blendshapes.fillInput(landmarks: points, imageWidth: imageWidth,
+                              imageHeight: imageHeight, into: blendshapeInput)
+        return Array(try networks.runBlendshapes(UnsafeBufferPointer(blendshapeInput)))
+    }
+
+    private func detectLandmarks(pixels: UnsafeBufferPointer<UInt8>, channels: Int, width: Int, height: Int)
+        throws(ModelError) -> LandmarkDetection {
         let (area, overflow) = width.multipliedReportingOverflow(by: height)
         guard width > 0, height > 0, !overflow, pixels.count / channels == area,
               pixels.count % channels == 0 else {
@@ -165,11 +208,6 @@ public final class FaceLandmarker {
         }
         FaceMeshDecoding.project(raw: rawLandmarks, roi: roi, into: landmarks)
 
-        // 7. Blendshapes from 146 landmarks in image pixels.
-        Blendshapes.fillInput(landmarks: UnsafeBufferPointer(landmarks), imageWidth: width,
-                              imageHeight: height, into: blendshapeInput)
-        let scores = try networks.runBlendshapes(UnsafeBufferPointer(blendshapeInput))
-        return .face(FaceLandmarks(landmarks: Array(landmarks), blendshapes: Array(scores),
-                                   detectionScore: face.score, presence: presence))
+        return .face(landmarks: Array(landmarks), detectionScore: face.score, presence: presence)
     }
 }
