@@ -25,7 +25,7 @@ import Testing
             defer { storage.forEach { $0.deallocate() } }
             let packed = PackedMatrix(k: k, n: n, wide: wide, allocate: { storage.append(.allocate(capacity: $0)); return storage.last! },
                                       element: { b[$0 * n + $1] })
-            var out = [Float](repeating: .nan, count: rows * n + 32)
+            var out = [Float](repeating: .nan, count: rows * n + 64)
             bias.withUnsafeBufferPointer { biasP in alpha.withUnsafeBufferPointer { alphaP in residual.withUnsafeBufferPointer { resP in
                 let epilogue = Epilogue(bias: biasP.baseAddress!, lower: -0.5, upper: 2, alpha: alphaP.baseAddress!,
                                         residual: resP.baseAddress!, residualStride: residualChannels, residualChannels: residualChannels)
@@ -34,7 +34,9 @@ import Testing
                 } }
             } } }
             #expect(tfliteMaxAbsDifference(Array(out[0 ..< rows * n]), expected) < 1e-4, "wide \(wide)")
-            #expect(out[rows * n].isNaN, "wrote past the last row (wide \(wide))")
+            // Whole-vector stores may use the 32 floats of slack after the output, no more.
+            let untouched = out[(rows * n + 32)...].allSatisfy { $0.isNaN }
+            #expect(untouched, "wrote past the slack (wide \(wide))")
         }
     }
 }

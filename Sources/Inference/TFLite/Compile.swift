@@ -33,7 +33,8 @@ extension GraphPlan {
         var offsets: [Int: Int] = [:]
         var arenaSize = 0
         for t in tensors {
-            let size = (shapes[t].reduce(1, *) + 15) / 16 * 16 + 16
+            // 32 floats of slack: kernels store and read whole vectors past the end (see `gemm`).
+            let size = (shapes[t].reduce(1, *) + 15) / 16 * 16 + 32
             let (f, l) = (first[t]!, last[t]!)
             let conflicts = placed.filter { $0.first <= l && f <= $0.last }.sorted { $0.offset < $1.offset }
             var offset = 0
@@ -48,10 +49,10 @@ extension GraphPlan {
 
         var allocations: [UnsafeMutableRawPointer] = []
         func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4 + 64, alignment: 64)
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: (max(count, 1) + 32) * 4, alignment: 64)
             allocations.append(raw)
-            let p = raw.bindMemory(to: Float.self, capacity: max(count, 1) + 16)
-            p.initialize(repeating: 0, count: max(count, 1) + 16)
+            let p = raw.bindMemory(to: Float.self, capacity: max(count, 1) + 32)
+            p.initialize(repeating: 0, count: max(count, 1) + 32)
             return p
         }
         let arena = allocate(arenaSize)

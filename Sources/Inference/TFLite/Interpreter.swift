@@ -125,10 +125,11 @@ struct GraphPlan {
     func producer(of t: Int) -> Int? { nodes.firstIndex { $0.output == t } }
 
     mutating func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4 + 64, alignment: 64)
+        // 32 floats of slack: kernels store and read whole vectors past the end (see `gemm`).
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: (max(count, 1) + 32) * 4, alignment: 64)
         allocations.append(raw)
-        let p = raw.bindMemory(to: Float.self, capacity: max(count, 1) + 16)
-        p.initialize(repeating: 0, count: max(count, 1) + 16)
+        let p = raw.bindMemory(to: Float.self, capacity: max(count, 1) + 32)
+        p.initialize(repeating: 0, count: max(count, 1) + 32)
         return p
     }
 

@@ -48,29 +48,42 @@ struct ConvolutionKernel {
                 let oy = (m / g.outW) % g.outH
                 let b = m / (g.outW * g.outH)
                 var dst = scratch + r * k
+                let ix0 = ox * g.strideW - g.padLeft
+                // A kernel row whose taps are all inside the image is one contiguous span.
+                let wholeRows = g.dilationW == 1 && ix0 >= 0 && ix0 + g.kW <= g.inW
+                let span = g.kW * g.inC
                 for ky in 0 ..< g.kH {
                     let iy = oy * g.strideH - g.padTop + ky * g.dilationH
-                    for kx in 0 ..< g.kW {
-                        let ix = ox * g.strideW - g.padLeft + kx * g.dilationW
-                        if iy >= 0, iy < g.inH, ix >= 0, ix < g.inW {
-                            let src = input + ((b * g.inH + iy) * g.inW + ix) * g.inC
-                            // A few channels (RGB input layers): a call to memmove costs more than the copy.
-                            if g.inC < 16 {
-                                for ch in 0 ..< g.inC { dst[ch] = src[ch] }
-                            } else {
-                                dst.update(from: src, count: g.inC)
-                            }
-                        } else {
-                            for ch in 0 ..< g.inC { dst[ch] = 0 }
+                    if iy < 0 || iy >= g.inH {
+                        copySpan(nil, dst, span)
+                    } else if wholeRows {
+                        copySpan(input + ((b * g.inH + iy) * g.inW + ix0) * g.inC, dst, span)
+                    } else {
+                        for kx in 0 ..< g.kW {
+                            let ix = ix0 + kx * g.dilationW
+                            copySpan(ix >= 0 && ix < g.inW ? input + ((b * g.inH + iy) * g.inW + ix) * g.inC : nil, dst + kx * g.inC, g.inC)
                         }
-                        dst += g.inC
                     }
+                    dst += span
                 }
             }
             if let residual = epilogue.residual { epi.residual = residual + m0 * epilogue.residualStride }
             gemm(a: scratch, lda: k, rows: count, b: weights, epilogue: epi, c: output + m0 * g.outC, ldc: g.outC)
             m0 += count
         }
+    }
+}
+
+/// Copies (or, for nil, zeroes) `n` floats in whole 8-float vectors. Up to 7 floats past
+/// the span are read and overwritten; callers write spans in ascending order and keep
+/// slack after their buffers, so the excess is always rewritten or unused.
+@inline(__always)
+func copySpan(_ src: UnsafePointer<Float>?, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    if let src {
+        while i < n { store8(load8(src + i), dst + i); i += 8 }
+    } else {
+        while i < n { store8(SIMD8(), dst + i); i += 8 }
     }
 }
 
