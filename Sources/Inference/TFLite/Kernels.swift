@@ -126,8 +126,11 @@ struct DepthwiseKernel {
                 }
                 let r0 = row(iy0), r1 = row(iy0 + 1), r2 = row(iy0 + 2)
                 let out = output + (b * g.outH + oy) * g.outW * c
-                var ch = 0
-                while ch + 8 <= c {
+                // The partial channel group first: its whole-vector stores spill into the
+                // next pixel's first channels, which the full groups then overwrite.
+                let full = c / 8 * 8
+                for group in 0 ..< (c + 7) / 8 {
+                    let ch = full == c ? group * 8 : group == 0 ? full : (group - 1) * 8
                     let w = weights + ch
                     let w00 = load8(w), w01 = load8(w + c), w02 = load8(w + 2 * c)
                     let w10 = load8(w + 3 * c), w11 = load8(w + 4 * c), w12 = load8(w + 5 * c)
@@ -166,13 +169,6 @@ struct DepthwiseKernel {
                         ox += 1
                     }
                     for ox in interiorEnd ..< g.outW { border(ox) }
-                    ch += 8
-                }
-                if ch < c {
-                    let iy0 = oy * g.strideH - g.padTop
-                    for ox in 0 ..< g.outW {
-                        for tail in ch ..< c { out[ox * c + tail] = point(b, iy0, ox * sx - pl, tail, input: input) }
-                    }
                 }
             }
         }
@@ -235,7 +231,8 @@ struct DepthwiseKernel {
     }
 }
 
-/// MAX_POOL_2D: the maximum over the in-range part of each window.
+/// MAX_POOL_2D: the maximum over the in-range part of each window, 8 channels at a time
+/// (the last group's whole-vector store spills into the next pixel, written after it).
 struct MaxPoolKernel {
     let g: WindowGeometry
     let lower: Float
@@ -243,27 +240,25 @@ struct MaxPoolKernel {
 
     func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
         let c = g.inC
+        let lo = SIMD8<Float>(repeating: lower), hi = SIMD8<Float>(repeating: upper)
         for b in 0 ..< g.batch {
             for oy in 0 ..< g.outH {
+                let iy0 = oy * g.strideH - g.padTop
+                let kyStart = max(0, -iy0), kyEnd = min(g.kH, g.inH - iy0)
                 for ox in 0 ..< g.outW {
+                    let ix0 = ox * g.strideW - g.padLeft
+                    let kxStart = max(0, -ix0), kxEnd = min(g.kW, g.inW - ix0)
                     let out = output + ((b * g.outH + oy) * g.outW + ox) * c
-                    out.update(repeating: -.greatestFiniteMagnitude, count: c)
-                    for ky in 0 ..< g.kH {
-                        let iy = oy * g.strideH - g.padTop + ky
-                        guard iy >= 0, iy < g.inH else { continue }
-                        for kx in 0 ..< g.kW {
-                            let ix = ox * g.strideW - g.padLeft + kx
-                            guard ix >= 0, ix < g.inW else { continue }
-                            let src = input + ((b * g.inH + iy) * g.inW + ix) * c
-                            var ch = 0
-                            while ch + 8 <= c {
-                                store8(vmax(load8(out + ch), load8(src + ch)), out + ch)
-                                ch += 8
-                            }
-                            while ch < c { out[ch] = max(out[ch], src[ch]); ch += 1 }
+                    var ch = 0
+                    while ch < c {
+                        var acc = SIMD8<Float>(repeating: -.greatestFiniteMagnitude)
+                        for ky in kyStart ..< kyEnd {
+                            let row = input + ((b * g.inH + iy0 + ky) * g.inW + ix0) * c + ch
+                            for kx in kxStart ..< kxEnd { acc = vmax(acc, load8(row + kx * c)) }
                         }
+                        store8(vmin(vmax(acc, lo), hi), out + ch)
+                        ch += 8
                     }
-                    for ch in 0 ..< c { out[ch] = min(max(out[ch], lower), upper) }
                 }
             }
         }
@@ -282,24 +277,30 @@ func rowMajorStrides(_ shape: [Int]) -> [Int] {
 }
 
 /// Visits every index of `shape` in row-major order, giving the offsets into up to three
-/// strided views. Rank is at most 8; used by the small generic ops.
+/// strided views. Takes slices so callers can pass parts of stored arrays, and keeps the
+/// index on the stack: `invoke` must not allocate.
 @inline(__always)
-func forEachIndex(_ shape: [Int], _ s0: [Int], _ s1: [Int], _ s2: [Int], _ body: (Int, Int, Int) -> Void) {
+func forEachIndex(_ shape: ArraySlice<Int>, _ s0: ArraySlice<Int>, _ s1: ArraySlice<Int>, _ s2: ArraySlice<Int>,
+                  _ body: (Int, Int, Int) -> Void) {
     let rank = shape.count
     let total = shape.reduce(1, *)
     guard total > 0 else { return }
-    var index = [Int](repeating: 0, count: rank)
-    var o0 = 0, o1 = 0, o2 = 0
-    for _ in 0 ..< total {
-        body(o0, o1, o2)
-        var d = rank - 1
-        while d >= 0 {
-            index[d] += 1
-            o0 += s0[d]; o1 += s1[d]; o2 += s2[d]
-            if index[d] < shape[d] { break }
-            o0 -= s0[d] * shape[d]; o1 -= s1[d] * shape[d]; o2 -= s2[d] * shape[d]
-            index[d] = 0
-            d -= 1
+    let b = shape.startIndex, b0 = s0.startIndex, b1 = s1.startIndex, b2 = s2.startIndex
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: max(rank, 1)) { index in
+        index.initialize(repeating: 0)
+        var o0 = 0, o1 = 0, o2 = 0
+        for _ in 0 ..< total {
+            body(o0, o1, o2)
+            var d = rank - 1
+            while d >= 0 {
+                index[d] += 1
+                o0 += s0[b0 + d]; o1 += s1[b1 + d]; o2 += s2[b2 + d]
+                if index[d] < shape[b + d] { break }
+                let n = shape[b + d]
+                o0 -= s0[b0 + d] * n; o1 -= s1[b1 + d] * n; o2 -= s2[b2 + d] * n
+                index[d] = 0
+                d -= 1
+            }
         }
     }
 }
@@ -392,15 +393,15 @@ struct BinaryKernel {
         if sa > 1 || sb > 1 {
             // Last axis strided in an operand (never after merging for these graphs): go element-wise.
             var o = 0
-            forEachIndex(shape, aStrides, bStrides, aStrides) { ia, ib, _ in
+            forEachIndex(shape[...], aStrides[...], bStrides[...], aStrides[...]) { ia, ib, _ in
                 out[o] = min(max(Self.apply(kind, a[ia], b[ib]), lower), upper)
                 o += 1
             }
             return
         }
-        let outerShape = Array(shape[0 ..< rank - 1])
+        let outer = 0 ..< rank - 1
         var o = out
-        forEachIndex(outerShape, Array(aStrides[0 ..< rank - 1]), Array(bStrides[0 ..< rank - 1]), outerShape) { ia, ib, _ in
+        forEachIndex(shape[outer], aStrides[outer], bStrides[outer], shape[outer]) { ia, ib, _ in
             row(a + ia, sa, b + ib, sb, o, n)
             o += n
         }
@@ -453,10 +454,10 @@ struct GatherKernel {
         let rank = shape.count
         let n = shape[rank - 1], step = inputStrides[rank - 1]
         guard n > 0 else { return }
-        let outer = Array(shape[0 ..< rank - 1]), outerStrides = Array(inputStrides[0 ..< rank - 1])
+        let outer = 0 ..< rank - 1
         var o = out
         let base = x + start
-        forEachIndex(outer, outerStrides, outerStrides, outerStrides) { i, _, _ in
+        forEachIndex(shape[outer], inputStrides[outer], inputStrides[outer], inputStrides[outer]) { i, _, _ in
             let src = base + i
             if step == 1 {
                 o.update(from: src, count: n)
@@ -479,7 +480,7 @@ struct PadKernel {
         out.update(repeating: 0, count: outputCount)
         var i = 0
         let base = out + start
-        forEachIndex(inputShape, outputStrides, outputStrides, outputStrides) { o, _, _ in
+        forEachIndex(inputShape[...], outputStrides[...], outputStrides[...], outputStrides[...]) { o, _, _ in
             base[o] = x[i]
             i += 1
         }
@@ -537,10 +538,10 @@ struct ReduceKernel {
         scratch.update(repeating: 0, count: outputCount)
         let rank = inputShape.count
         let n = inputShape[rank - 1], step = outputStrides[rank - 1]
-        let outer = Array(inputShape[0 ..< rank - 1]), outerStrides = Array(outputStrides[0 ..< rank - 1])
+        let outer = 0 ..< rank - 1
         var src = x
         if n > 0 {
-            forEachIndex(outer, outerStrides, outerStrides, outerStrides) { o, _, _ in
+            forEachIndex(inputShape[outer], outputStrides[outer], outputStrides[outer], outputStrides[outer]) { o, _, _ in
                 if step == 0 {
                     var sum = 0.0
                     for j in 0 ..< n { sum += Double(src[j]) }
