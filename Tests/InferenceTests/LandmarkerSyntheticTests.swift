@@ -129,4 +129,30 @@ struct LandmarkerSyntheticTests {
         #expect(Self.fnv1a(Self.warp(gray, c, channels: 1, roi: detectorROI, size: 128, border: .zero)) == c.grayDetector)
         #expect(Self.fnv1a(Self.warp(gray, c, channels: 1, roi: cropROI, size: 256, border: .replicate)) == c.grayCrop)
     }
+
+    @Test("degenerate ROIs and extreme image shapes do not trap")
+    func degenerate() throws {
+        let c = Case(width: 3, height: 500, detector: 0, crop: 0, grayDetector: 0, grayCrop: 0, top: [], roi: [])
+        let gray = Self.image(width: c.width, height: c.height, channels: 1)
+        for roi in [RotatedRect(centerX: 1, centerY: 1, width: 0, height: 0, rotation: 0),
+                    RotatedRect(centerX: .nan, centerY: 1, width: 5, height: 5, rotation: .nan),
+                    RotatedRect(centerX: 1e30, centerY: -1e30, width: 1e35, height: .infinity, rotation: 1)] {
+            for border in [WarpBorder.zero, .replicate] {
+                _ = Self.warp(gray, c, channels: 1, roi: roi, size: 16, border: border)
+            }
+        }
+        // The whole pipeline on 1x1 and very elongated images (reference outputs of row 25).
+        for (width, height) in [(1, 1), (3, 500), (500, 3)] {
+            let landmarker = FaceLandmarker(networks: ReferenceNetworks(row: 25), options: .init())
+            let pixels = Self.image(width: width, height: height, channels: 3)
+            let result = try pixels.withUnsafeBufferPointer {
+                try landmarker.detect(rgb: $0, width: width, height: height)
+            }
+            guard case .face(let face) = result else {
+                Issue.record("\(width)x\(height): expected the stubbed face")
+                continue
+            }
+            #expect(face.landmarks.count == 478 && face.blendshapes.count == 52)
+        }
+    }
 }

@@ -31,14 +31,17 @@ public enum ImageWarp {
         let ow = Double(outputWidth), oh = Double(outputHeight)
         let zeroBorder = border == .zero
         // u / ow per column, computed once: a division per pixel costs more than the rest.
+        // Each row's sample positions are computed in a separate, branch-free pass that the
+        // compiler can vectorise, then the neighbours are gathered pixel by pixel.
         withUnsafeTemporaryAllocation(of: Double.self, capacity: outputWidth) { columns in
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * outputWidth) { fixed in
             for u in 0..<outputWidth { columns[u] = Double(u) / ow }
             var o = 0
             for v in 0..<outputHeight {
-                let t = Double(v) / oh
+                map.fixedPositions(columns: UnsafeBufferPointer(columns), t: Double(v) / oh,
+                                   x: fixed.baseAddress!, y: fixed.baseAddress! + outputWidth)
                 for u in 0..<outputWidth {
-                    let position = map.apply(s: columns[u], t: t)
-                    let fixedX = fixedPoint(position.x), fixedY = fixedPoint(position.y)
+                    let fixedX = Int(fixed[u]), fixedY = Int(fixed[outputWidth &+ u])
                     let x0 = fixedX >> 5, fx = Int32(truncatingIfNeeded: fixedX & 31)
                     let y0 = fixedY >> 5, fy = Int32(truncatingIfNeeded: fixedY & 31)
                     // A.4: weights (32-fx)(32-fy)*32 etc., 2^15 in total.
@@ -77,16 +80,7 @@ public enum ImageWarp {
                 }
             }
         }
-    }
-
-    /// A.3: the position in 1/32 pixel, rounded half to even. Non-finite or huge positions (a
-    /// degenerate ROI) are clamped like OpenCV's saturating casts instead of trapping.
-    @inline(__always)
-    static func fixedPoint(_ position: Double) -> Int {
-        let scaled = (position * 32).rounded(.toNearestOrEven)
-        guard !scaled.isNaN else { return 0 }
-        let limit = Double(Int32.max)
-        return Int(scaled < -limit ? -limit : (scaled > limit ? limit : scaled))
+        }
     }
 
     /// A.6: the weighted sum rounded back to uint8.
@@ -125,6 +119,38 @@ struct ProjectiveMap {
         self.g = g
         self.h = h
         self.isAffine = g == 0 && h == 0
+    }
+
+    /// A.3 for one output row: the source positions of (s, t) for every s in `columns`, in
+    /// 1/32 pixel rounded half to even. Non-finite or huge positions (a degenerate ROI) are
+    /// clamped like OpenCV's saturating casts. The same IEEE operations in the same order as
+    /// `apply`, written without traps or branches so that the compiler vectorises the loop.
+    @inline(__always)
+    func fixedPositions(columns: UnsafeBufferPointer<Double>, t: Double,
+                        x fixedX: UnsafeMutablePointer<Int32>, y fixedY: UnsafeMutablePointer<Int32>) {
+        let btx = b.x * t, bty = b.y * t, ht = h * t
+        for u in columns.indices {
+            let s = columns[u]
+            var x = a.x * s + btx + q0.x, y = a.y * s + bty + q0.y
+            if !isAffine {
+                let w = g * s + ht + 1
+                x /= w
+                y /= w
+            }
+            fixedX[u] = Self.roundedToInt32(x * 32)
+            fixedY[u] = Self.roundedToInt32(y * 32)
+        }
+    }
+
+    /// `v` rounded half to even, as Int32; NaN becomes 0 and |v| is limited to 2^30. Adding
+    /// 1.5 * 2^52 leaves the rounded integer in the low mantissa bits (the sum's ulp is 1 and
+    /// rounding is to nearest even), which avoids Swift's trapping float-to-int conversion.
+    @inline(__always)
+    static func roundedToInt32(_ v: Double) -> Int32 {
+        let limit = Double(1 << 30)
+        let finite = v.isNaN ? 0 : v
+        let clamped = finite < -limit ? -limit : (finite > limit ? limit : finite)
+        return Int32(truncatingIfNeeded: (clamped + 6_755_399_441_055_744.0).bitPattern)
     }
 
     /// The source position of unit-square point (s, t).
