@@ -271,6 +271,15 @@ struct TFLiteConvCase: CustomTestStringConvertible, Sendable {
         #expect(text.contains("SOFTMAX") && text.contains("operator 1") && text.contains("tiny.tflite"), "\(text)")
     }
 
+    @Test func hugeActivationsAreRefused() throws {
+        var m = TFLiteTinyModel()
+        let x = m.tensor([1 << 24, 4]), y = m.tensor([1 << 24, 4])
+        m.op(TFLiteOpCode.neg, [x], [y])
+        m.inputs = [x]; m.outputs = [y]
+        let error = #expect(throws: ModelError.self) { try m.interpreter() }
+        #expect(error?.description.contains("limit") == true)
+    }
+
     @Test func wrongInputSizeIsAnError() throws {
         var m = TFLiteTinyModel()
         let x = m.tensor([4]), y = m.tensor([4])

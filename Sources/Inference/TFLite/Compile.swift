@@ -10,7 +10,7 @@ extension GraphPlan {
 
     /// Places every activation tensor in one arena (tensors whose lifetimes overlap never
     /// share bytes) and turns the nodes into prepared kernels.
-    func compile() -> Compiled {
+    func compile() throws(ModelError) -> Compiled {
         let inputTensor = root(model.inputIndices[0])
         var first: [Int: Int] = [:], last: [Int: Int] = [:]
         if constants[inputTensor] == nil { first[inputTensor] = -1; last[inputTensor] = -1 }
@@ -54,6 +54,11 @@ extension GraphPlan {
             let p = raw.bindMemory(to: Float.self, capacity: max(count, 1) + 32)
             p.initialize(repeating: 0, count: max(count, 1) + 32)
             return p
+        }
+        // A hostile file can declare huge activations with consistent shapes; refuse instead
+        // of letting the allocation fail.
+        guard arenaSize <= GraphPlan.maxArenaFloats else {
+            throw ModelError(source: model.name, "activations need \(arenaSize * 4 >> 20) MB, more than the \(GraphPlan.maxArenaFloats * 4 >> 20) MB limit")
         }
         let arena = allocate(arenaSize)
         var scratchFloats = im2colFloats

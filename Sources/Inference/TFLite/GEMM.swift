@@ -261,11 +261,15 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
                     m += 4
                 }
             default:
+                // 8 columns: 8 rows per tile, so 8 independent FMA chains hide the latency.
                 while m < mEnd {
-                    let count = min(4, mEnd - m)
+                    let count = min(8, mEnd - m)
                     let a0 = a + m * lda
                     let a1 = count > 1 ? a0 + lda : a0, a2 = count > 2 ? a0 + 2 * lda : a0, a3 = count > 3 ? a0 + 3 * lda : a0
+                    let a4 = count > 4 ? a0 + 4 * lda : a0, a5 = count > 5 ? a0 + 5 * lda : a0, a6 = count > 6 ? a0 + 6 * lda : a0
+                    let a7 = count > 7 ? a0 + 7 * lda : a0
                     var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+                    var c4 = SIMD8<Float>(), c5 = SIMD8<Float>(), c6 = SIMD8<Float>(), c7 = SIMD8<Float>()
                     var pw = w
                     for kk in 0 ..< k {
                         let bv = load8(pw)
@@ -273,6 +277,10 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
                         c1.addProduct(SIMD8(repeating: a1[kk]), bv)
                         c2.addProduct(SIMD8(repeating: a2[kk]), bv)
                         c3.addProduct(SIMD8(repeating: a3[kk]), bv)
+                        c4.addProduct(SIMD8(repeating: a4[kk]), bv)
+                        c5.addProduct(SIMD8(repeating: a5[kk]), bv)
+                        c6.addProduct(SIMD8(repeating: a6[kk]), bv)
+                        c7.addProduct(SIMD8(repeating: a7[kk]), bv)
                         pw += 8
                     }
                     let f = Finish8(e, column: col, row: m)
@@ -281,7 +289,11 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
                     if count > 1 { f(c1, row: 1, out + ldc) }
                     if count > 2 { f(c2, row: 2, out + 2 * ldc) }
                     if count > 3 { f(c3, row: 3, out + 3 * ldc) }
-                    m += 4
+                    if count > 4 { f(c4, row: 4, out + 4 * ldc) }
+                    if count > 5 { f(c5, row: 5, out + 5 * ldc) }
+                    if count > 6 { f(c6, row: 6, out + 6 * ldc) }
+                    if count > 7 { f(c7, row: 7, out + 7 * ldc) }
+                    m += 8
                 }
             }
         }

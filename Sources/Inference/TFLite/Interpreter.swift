@@ -22,7 +22,7 @@ public final class Interpreter {
     public init(model: TFLiteModel) throws(ModelError) {
         var plan = try GraphPlan(model: model)
         plan.fuse()
-        let compiled = plan.compile()
+        let compiled = try plan.compile()
         modelName = model.name
         inputShape = model.tensors[model.inputIndices[0]].shape
         outputNames = model.outputNames
@@ -88,6 +88,11 @@ struct GraphPlan {
         let opIndex: Int
     }
 
+    /// Limits for what a model may ask for: far above the face models (largest tensor
+    /// 256x256x3, arena a few MB), far below what would exhaust memory.
+    static let maxTensorFloats = 1 << 25
+    static let maxArenaFloats = 1 << 26
+
     let model: TFLiteModel
     var nodes: [Node] = []
     /// Float constants by tensor id (weights, folded results).
@@ -149,6 +154,9 @@ struct GraphPlan {
         guard producer(of: out) == nil, constants[out] == nil, alias[out] == nil,
               !model.inputIndices.contains(out), model.tensors[out].data == nil else {
             throw fail("output tensor \(out) is written twice or is constant")
+        }
+        guard shapes[out].reduce(1, *) <= GraphPlan.maxTensorFloats else {
+            throw fail("output shape \(shapes[out]) exceeds the limit of \(GraphPlan.maxTensorFloats) elements per tensor")
         }
         guard model.tensors[out].type == .float32 else {
             throw fail("unsupported output tensor type \(model.tensors[out].type)")
