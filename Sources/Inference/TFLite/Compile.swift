@@ -99,6 +99,16 @@ extension GraphPlan {
                                          zeroRow: zeroRow)
             let x = inputs[0]
             return { kernel.run(input: x, output: output) }
+        case let .separable(depthwise, band, bandRows, packed, bias, lower, upper, alpha, residualChannels):
+            var epilogue = Epilogue(bias: bias, lower: lower, upper: upper, alpha: alpha.map { UnsafePointer($0) })
+            if inputs.count > 1 {
+                epilogue.residual = inputs[1]
+                epilogue.residualStride = residualChannels
+                epilogue.residualChannels = residualChannels
+            }
+            let kernel = SeparableKernel(depthwise: depthwise, weights: packed, epilogue: epilogue, band: band, bandRows: bandRows)
+            let x = inputs[0]
+            return { kernel.run(input: x, output: output) }
         case let .maxPool(kernel):
             let x = inputs[0]
             return { kernel.run(input: x, output: output) }
@@ -184,6 +194,24 @@ extension GraphPlan {
                 slots[c] = node
                 position = c
             }
+        }
+        // Depthwise convolutions whose only reader is a 1x1 convolution run inside it.
+        for i in slots.indices {
+            guard let node = slots[i], case let .conv(g, packed, bias, lower, upper, alpha, residualChannels) = node.kind,
+                  !ConvolutionKernel.needsIm2col(g), g.kH == 1, g.kW == 1,
+                  let p = slots.indices.first(where: { slots[$0]?.output == node.inputs[0] }), let producer = slots[p],
+                  case let .depthwise(dg, multiplier, weights, dwBias, dwLower, dwUpper, zeroRow) = producer.kind,
+                  soleConsumer(producer.output) == i else { continue }
+            let depthwise = DepthwiseKernel(g: dg, multiplier: multiplier, weights: weights, bias: dwBias,
+                                            lower: dwLower, upper: dwUpper, zeroRow: zeroRow)
+            let rows = SeparableKernel.bandRows(outW: dg.outW, outH: dg.outH)
+            let band = allocate(rows * dg.outW * dg.outC)
+            var fused = node
+            fused.kind = .separable(depthwise, band: band, bandRows: rows, packed, bias: bias, lower: lower, upper: upper,
+                                    alpha: alpha, residualChannels: residualChannels)
+            fused.inputs[0] = producer.inputs[0]
+            slots[p] = nil
+            slots[i] = fused
         }
         nodes = slots.compactMap { $0 }
     }

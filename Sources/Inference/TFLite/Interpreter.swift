@@ -72,6 +72,11 @@ struct GraphPlan {
                   alpha: UnsafeMutablePointer<Float>?, residualChannels: Int)
         case depthwise(WindowGeometry, multiplier: Int, weights: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>,
                        lower: Float, upper: Float, zeroRow: UnsafeMutablePointer<Float>)
+        /// A depthwise convolution fused into the 1x1 convolution that is its only reader.
+        /// inputs: [x] or [x, residual]
+        case separable(DepthwiseKernel, band: UnsafeMutablePointer<Float>, bandRows: Int, PackedMatrix,
+                       bias: UnsafeMutablePointer<Float>, lower: Float, upper: Float,
+                       alpha: UnsafeMutablePointer<Float>?, residualChannels: Int)
         case maxPool(MaxPoolKernel)
         case binary(BinaryKernel)
         case unary(UnaryKernel)

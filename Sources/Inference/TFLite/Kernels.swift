@@ -74,6 +74,40 @@ struct ConvolutionKernel {
     }
 }
 
+/// A depthwise convolution feeding a 1x1 convolution, run a band of rows at a time so
+/// the depthwise output stays in cache instead of making a round trip through memory.
+struct SeparableKernel {
+    let depthwise: DepthwiseKernel
+    let weights: PackedMatrix
+    let epilogue: Epilogue
+    /// Depthwise output of one band: `bandRows * outW * outC` floats plus slack.
+    let band: UnsafeMutablePointer<Float>
+    let bandRows: Int
+
+    /// Enough rows for a few GEMM row blocks, at least one.
+    static func bandRows(outW: Int, outH: Int) -> Int { max(1, min(outH, 256 / max(outW, 1))) }
+
+    func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let g = depthwise.g
+        let rowFloats = g.outW * g.outC
+        let n = weights.n
+        var epi = epilogue
+        for b in 0 ..< g.batch {
+            var oy0 = 0
+            while oy0 < g.outH {
+                let rows = min(bandRows, g.outH - oy0)
+                for r in 0 ..< rows {
+                    depthwise.runRow(input: input, batch: b, oy: oy0 + r, out: band + r * rowFloats)
+                }
+                let m0 = (b * g.outH + oy0) * g.outW
+                if let residual = epilogue.residual { epi.residual = residual + m0 * epilogue.residualStride }
+                gemm(a: band, lda: g.outC, rows: rows * g.outW, b: weights, epilogue: epi, c: output + m0 * n, ldc: n)
+                oy0 += rows
+            }
+        }
+    }
+}
+
 /// Copies (or, for nil, zeroes) `n` floats in whole 8-float vectors. Up to 7 floats past
 /// the span are read and overwritten; callers write spans in ascending order and keep
 /// slack after their buffers, so the excess is always rewritten or unused.
@@ -100,17 +134,27 @@ struct DepthwiseKernel {
     let zeroRow: UnsafePointer<Float>
 
     func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        if multiplier == 1, g.kH == 3, g.kW == 3, g.dilationH == 1, g.dilationW == 1 {
-            run3x3(input: input, output: output)
-            return
+        for b in 0 ..< g.batch {
+            for oy in 0 ..< g.outH {
+                runRow(input: input, batch: b, oy: oy, out: output + (b * g.outH + oy) * g.outW * g.outC)
+            }
         }
-        runGeneral(input: input, output: output)
+    }
+
+    /// One output row (`outW * outC` floats at `out`).
+    @inline(__always)
+    func runRow(input: UnsafePointer<Float>, batch b: Int, oy: Int, out: UnsafeMutablePointer<Float>) {
+        if multiplier == 1, g.kH == 3, g.kW == 3, g.dilationH == 1, g.dilationW == 1 {
+            row3x3(input: input, batch: b, oy: oy, out: out)
+        } else {
+            rowGeneral(input: input, batch: b, oy: oy, out: out)
+        }
     }
 
     /// 3x3, multiplier 1: the nine weight vectors of a channel group stay in registers while
     /// the row of outputs is swept; rows outside the image read `zeroRow`, so only the left
     /// and right border columns need bounds checks.
-    private func run3x3(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+    private func row3x3(input: UnsafePointer<Float>, batch b: Int, oy: Int, out: UnsafeMutablePointer<Float>) {
         let c = g.outC
         let sx = g.strideW, pl = g.padLeft
         let rowLength = g.inW * c
@@ -118,14 +162,13 @@ struct DepthwiseKernel {
         // Output columns whose three input columns are all inside the image.
         let interiorStart = min(g.outW, (pl + sx - 1) / sx)
         let interiorEnd = g.inW - 3 + pl < 0 ? interiorStart : max(interiorStart, min(g.outW, (g.inW - 3 + pl) / sx + 1))
-        for b in 0 ..< g.batch {
-            for oy in 0 ..< g.outH {
+        do {
+            do {
                 let iy0 = oy * g.strideH - g.padTop
                 func row(_ iy: Int) -> UnsafePointer<Float> {
                     iy >= 0 && iy < g.inH ? input + (b * g.inH + iy) * rowLength : zeroRow
                 }
                 let r0 = row(iy0), r1 = row(iy0 + 1), r2 = row(iy0 + 2)
-                let out = output + (b * g.outH + oy) * g.outW * c
                 // The partial channel group first: its whole-vector stores spill into the
                 // next pixel's first channels, which the full groups then overwrite.
                 let full = c / 8 * 8
@@ -174,15 +217,15 @@ struct DepthwiseKernel {
         }
     }
 
-    private func runGeneral(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+    private func rowGeneral(input: UnsafePointer<Float>, batch b: Int, oy: Int, out rowOut: UnsafeMutablePointer<Float>) {
         let c = g.outC
         let lo = SIMD8<Float>(repeating: lower), hi = SIMD8<Float>(repeating: upper)
-        for b in 0 ..< g.batch {
-            for oy in 0 ..< g.outH {
+        do {
+            do {
                 let iy0 = oy * g.strideH - g.padTop
                 for ox in 0 ..< g.outW {
                     let ix0 = ox * g.strideW - g.padLeft
-                    let out = output + ((b * g.outH + oy) * g.outW + ox) * c
+                    let out = rowOut + ox * c
                     if multiplier == 1 {
                         var ch = 0
                         while ch + 8 <= c {
