@@ -100,6 +100,7 @@ struct Finish8 {
     var residual: UnsafePointer<Float>?
     let stride: Int
 
+    @inline(__always)
     init(_ e: Epilogue, column: Int, row: Int) {
         bias = load8(e.bias + column)
         alpha = e.alpha.map { load8($0 + column) } ?? SIMD8(repeating: 1)
@@ -127,6 +128,7 @@ struct Finish16 {
     var residual: UnsafePointer<Float>?
     let stride: Int
 
+    @inline(__always)
     init(_ e: Epilogue, column: Int, row: Int) {
         bias = load16(e.bias + column)
         alpha = e.alpha.map { load16($0 + column) } ?? SIMD16(repeating: 1)
@@ -156,10 +158,15 @@ struct Finish16 {
 /// which is written later (column blocks run last to first, rows first to last), or, after
 /// the last row, in the 32 floats of slack every buffer here has. Residual lanes past
 /// `residualChannels` are masked to zero but still read, within the same slack.
+///
+/// With `segments > 1`, row m of A is `segments` runs of `k / segments` floats, run s at
+/// `a + m * lda + s * segmentStride`: a convolution reads its input in place this way.
 func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
-          epilogue e: Epilogue, c: UnsafeMutablePointer<Float>, ldc: Int) {
+          epilogue e: Epilogue, c: UnsafeMutablePointer<Float>, ldc: Int,
+          segments: Int = 1, segmentStride: Int = 0) {
     assert(ldc == b.n, "whole-vector stores need dense rows")
-    let k = b.k
+    assert(b.k % segments == 0)
+    let segmentLength = b.k / segments
     // Rows in blocks that keep A in L1 while every column block passes over it.
     let rowBlock = 64
     var m0 = 0
@@ -178,17 +185,20 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
                     var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
                     var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
                     var pw = w
-                    for kk in 0 ..< k {
-                        let b0 = load16(pw), b1 = load16(pw + 16)
-                        let s0 = SIMD16<Float>(repeating: a0[kk])
-                        c00.addProduct(s0, b0); c01.addProduct(s0, b1)
-                        let s1 = SIMD16<Float>(repeating: a1[kk])
-                        c10.addProduct(s1, b0); c11.addProduct(s1, b1)
-                        let s2 = SIMD16<Float>(repeating: a2[kk])
-                        c20.addProduct(s2, b0); c21.addProduct(s2, b1)
-                        let s3 = SIMD16<Float>(repeating: a3[kk])
-                        c30.addProduct(s3, b0); c31.addProduct(s3, b1)
-                        pw += 32
+                    for seg in 0 ..< segments {
+                        let so = seg * segmentStride
+                        for kk in so ..< so + segmentLength {
+                            let b0 = load16(pw), b1 = load16(pw + 16)
+                            let s0 = SIMD16<Float>(repeating: a0[kk])
+                            c00.addProduct(s0, b0); c01.addProduct(s0, b1)
+                            let s1 = SIMD16<Float>(repeating: a1[kk])
+                            c10.addProduct(s1, b0); c11.addProduct(s1, b1)
+                            let s2 = SIMD16<Float>(repeating: a2[kk])
+                            c20.addProduct(s2, b0); c21.addProduct(s2, b1)
+                            let s3 = SIMD16<Float>(repeating: a3[kk])
+                            c30.addProduct(s3, b0); c31.addProduct(s3, b1)
+                            pw += 32
+                        }
                     }
                     let f0 = Finish16(e, column: col, row: m), f1 = Finish16(e, column: col + 16, row: m)
                     let out = c + m * ldc + col
@@ -208,17 +218,20 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
                     var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
                     var c4 = SIMD16<Float>(), c5 = SIMD16<Float>(), c6 = SIMD16<Float>(), c7 = SIMD16<Float>()
                     var pw = w
-                    for kk in 0 ..< k {
-                        let bv = load16(pw)
-                        c0.addProduct(SIMD16(repeating: a0[kk]), bv)
-                        c1.addProduct(SIMD16(repeating: a1[kk]), bv)
-                        c2.addProduct(SIMD16(repeating: a2[kk]), bv)
-                        c3.addProduct(SIMD16(repeating: a3[kk]), bv)
-                        c4.addProduct(SIMD16(repeating: a4[kk]), bv)
-                        c5.addProduct(SIMD16(repeating: a5[kk]), bv)
-                        c6.addProduct(SIMD16(repeating: a6[kk]), bv)
-                        c7.addProduct(SIMD16(repeating: a7[kk]), bv)
-                        pw += 16
+                    for seg in 0 ..< segments {
+                        let so = seg * segmentStride
+                        for kk in so ..< so + segmentLength {
+                            let bv = load16(pw)
+                            c0.addProduct(SIMD16(repeating: a0[kk]), bv)
+                            c1.addProduct(SIMD16(repeating: a1[kk]), bv)
+                            c2.addProduct(SIMD16(repeating: a2[kk]), bv)
+                            c3.addProduct(SIMD16(repeating: a3[kk]), bv)
+                            c4.addProduct(SIMD16(repeating: a4[kk]), bv)
+                            c5.addProduct(SIMD16(repeating: a5[kk]), bv)
+                            c6.addProduct(SIMD16(repeating: a6[kk]), bv)
+                            c7.addProduct(SIMD16(repeating: a7[kk]), bv)
+                            pw += 16
+                        }
                     }
                     let f = Finish16(e, column: col, row: m)
                     let out = c + m * ldc + col
@@ -240,17 +253,20 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
                     var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
                     var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
                     var pw = w
-                    for kk in 0 ..< k {
-                        let b0 = load8(pw), b1 = load8(pw + 8)
-                        let s0 = SIMD8<Float>(repeating: a0[kk])
-                        c00.addProduct(s0, b0); c01.addProduct(s0, b1)
-                        let s1 = SIMD8<Float>(repeating: a1[kk])
-                        c10.addProduct(s1, b0); c11.addProduct(s1, b1)
-                        let s2 = SIMD8<Float>(repeating: a2[kk])
-                        c20.addProduct(s2, b0); c21.addProduct(s2, b1)
-                        let s3 = SIMD8<Float>(repeating: a3[kk])
-                        c30.addProduct(s3, b0); c31.addProduct(s3, b1)
-                        pw += 16
+                    for seg in 0 ..< segments {
+                        let so = seg * segmentStride
+                        for kk in so ..< so + segmentLength {
+                            let b0 = load8(pw), b1 = load8(pw + 8)
+                            let s0 = SIMD8<Float>(repeating: a0[kk])
+                            c00.addProduct(s0, b0); c01.addProduct(s0, b1)
+                            let s1 = SIMD8<Float>(repeating: a1[kk])
+                            c10.addProduct(s1, b0); c11.addProduct(s1, b1)
+                            let s2 = SIMD8<Float>(repeating: a2[kk])
+                            c20.addProduct(s2, b0); c21.addProduct(s2, b1)
+                            let s3 = SIMD8<Float>(repeating: a3[kk])
+                            c30.addProduct(s3, b0); c31.addProduct(s3, b1)
+                            pw += 16
+                        }
                     }
                     let f0 = Finish8(e, column: col, row: m), f1 = Finish8(e, column: col + 8, row: m)
                     let out = c + m * ldc + col
@@ -271,17 +287,20 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
                     var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
                     var c4 = SIMD8<Float>(), c5 = SIMD8<Float>(), c6 = SIMD8<Float>(), c7 = SIMD8<Float>()
                     var pw = w
-                    for kk in 0 ..< k {
-                        let bv = load8(pw)
-                        c0.addProduct(SIMD8(repeating: a0[kk]), bv)
-                        c1.addProduct(SIMD8(repeating: a1[kk]), bv)
-                        c2.addProduct(SIMD8(repeating: a2[kk]), bv)
-                        c3.addProduct(SIMD8(repeating: a3[kk]), bv)
-                        c4.addProduct(SIMD8(repeating: a4[kk]), bv)
-                        c5.addProduct(SIMD8(repeating: a5[kk]), bv)
-                        c6.addProduct(SIMD8(repeating: a6[kk]), bv)
-                        c7.addProduct(SIMD8(repeating: a7[kk]), bv)
-                        pw += 8
+                    for seg in 0 ..< segments {
+                        let so = seg * segmentStride
+                        for kk in so ..< so + segmentLength {
+                            let bv = load8(pw)
+                            c0.addProduct(SIMD8(repeating: a0[kk]), bv)
+                            c1.addProduct(SIMD8(repeating: a1[kk]), bv)
+                            c2.addProduct(SIMD8(repeating: a2[kk]), bv)
+                            c3.addProduct(SIMD8(repeating: a3[kk]), bv)
+                            c4.addProduct(SIMD8(repeating: a4[kk]), bv)
+                            c5.addProduct(SIMD8(repeating: a5[kk]), bv)
+                            c6.addProduct(SIMD8(repeating: a6[kk]), bv)
+                            c7.addProduct(SIMD8(repeating: a7[kk]), bv)
+                            pw += 8
+                        }
                     }
                     let f = Finish8(e, column: col, row: m)
                     let out = c + m * ldc + col

@@ -17,7 +17,9 @@ struct WindowGeometry: Equatable {
     }
 }
 
-/// Regular convolution: an im2col row block (skipped for 1x1 stride-1 kernels) times packed weights.
+/// Regular convolution as GEMM against packed weights. Where a kernel window lies inside
+/// the image, the GEMM reads the input in place (each kernel row is one contiguous run);
+/// windows that touch the padding are gathered into an im2col scratch first.
 struct ConvolutionKernel {
     let g: WindowGeometry
     let weights: PackedMatrix
@@ -32,16 +34,47 @@ struct ConvolutionKernel {
     }
 
     func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        let rows = g.batch * g.outH * g.outW
         guard let scratch else {
-            gemm(a: input, lda: g.inC, rows: rows, b: weights, epilogue: epilogue, c: output, ldc: g.outC)
+            gemm(a: input, lda: g.inC, rows: g.batch * g.outH * g.outW, b: weights, epilogue: epilogue, c: output, ldc: g.outC)
             return
         }
-        let k = weights.k
-        var m0 = 0
+        guard g.dilationW == 1 else {
+            im2col(input, output, scratch, from: 0, count: g.batch * g.outH * g.outW)
+            return
+        }
+        // Output columns whose window is inside the image horizontally.
+        let sx = g.strideW
+        let x0 = min(g.outW, (g.padLeft + sx - 1) / sx)
+        let x1 = g.inW - g.kW + g.padLeft < 0 ? x0 : max(x0, min(g.outW, (g.inW - g.kW + g.padLeft) / sx + 1))
         var epi = epilogue
-        while m0 < rows {
-            let count = min(Self.rowBlock, rows - m0)
+        // Pixels in ascending order: whole-vector stores spill only into pixels written later.
+        for b in 0 ..< g.batch {
+            for oy in 0 ..< g.outH {
+                let rowStart = (b * g.outH + oy) * g.outW
+                let iy0 = oy * g.strideH - g.padTop
+                guard iy0 >= 0, iy0 + (g.kH - 1) * g.dilationH < g.inH, x1 > x0 else {
+                    im2col(input, output, scratch, from: rowStart, count: g.outW)
+                    continue
+                }
+                if x0 > 0 { im2col(input, output, scratch, from: rowStart, count: x0) }
+                let m = rowStart + x0
+                if let residual = epilogue.residual { epi.residual = residual + m * epilogue.residualStride }
+                gemm(a: input + ((b * g.inH + iy0) * g.inW + x0 * sx - g.padLeft) * g.inC, lda: sx * g.inC, rows: x1 - x0,
+                     b: weights, epilogue: epi, c: output + m * g.outC, ldc: g.outC,
+                     segments: g.kH, segmentStride: g.dilationH * g.inW * g.inC)
+                if x1 < g.outW { im2col(input, output, scratch, from: rowStart + x1, count: g.outW - x1) }
+            }
+        }
+    }
+
+    /// Output pixels `from ..< from + count` through the im2col scratch, `rowBlock` at a time.
+    private func im2col(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+                        _ scratch: UnsafeMutablePointer<Float>, from start: Int, count total: Int) {
+        let k = weights.k
+        var m0 = start
+        var epi = epilogue
+        while m0 < start + total {
+            let count = min(Self.rowBlock, start + total - m0)
             for r in 0 ..< count {
                 let m = m0 + r
                 let ox = m % g.outW
