@@ -27,59 +27,80 @@ public enum ImageWarp {
         precondition(sourceWidth > 0 && sourceHeight > 0)
         precondition(source.count >= sourceWidth * sourceHeight * channels)
         precondition(output.count >= outputWidth * outputHeight * 3)
-        let map = ProjectiveMap(quad: quad)
-        let ow = Double(outputWidth), oh = Double(outputHeight)
-        let zeroBorder = border == .zero
-        // u / ow per column, computed once: a division per pixel costs more than the rest.
-        // Each row's sample positions are computed in a separate, branch-free pass that the
-        // compiler can vectorise, then the neighbours are gathered pixel by pixel.
+        guard outputWidth > 0 && outputHeight > 0 else { return }
+        // Per-row scratch on the stack: u / ow per column (a division per pixel would cost
+        // more than everything else) and the row's sample positions.
         withUnsafeTemporaryAllocation(of: Double.self, capacity: outputWidth) { columns in
-        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * outputWidth) { fixed in
-            for u in 0..<outputWidth { columns[u] = Double(u) / ow }
-            var o = 0
-            for v in 0..<outputHeight {
-                map.fixedPositions(columns: UnsafeBufferPointer(columns), t: Double(v) / oh,
-                                   x: fixed.baseAddress!, y: fixed.baseAddress! + outputWidth)
-                for u in 0..<outputWidth {
-                    let fixedX = Int(fixed[u]), fixedY = Int(fixed[outputWidth &+ u])
-                    let x0 = fixedX >> 5, fx = Int32(truncatingIfNeeded: fixedX & 31)
-                    let y0 = fixedY >> 5, fy = Int32(truncatingIfNeeded: fixedY & 31)
-                    // A.4: weights (32-fx)(32-fy)*32 etc., 2^15 in total.
-                    // Wrapping arithmetic: all terms are bounded (fx, fy < 32, values < 256).
-                    var w00 = (32 &- fx) &* (32 &- fy) &* 32, w10 = fx &* (32 &- fy) &* 32
-                    var w01 = (32 &- fx) &* fy &* 32, w11 = fx &* fy &* 32
-                    // A.5: clamped neighbours are BORDER_REPLICATE; for BORDER_ZERO an outside
-                    // neighbour keeps a clamped (valid) index but loses its weight.
-                    let xa = min(max(x0, 0), sourceWidth - 1), xb = min(max(x0 + 1, 0), sourceWidth - 1)
-                    let ya = min(max(y0, 0), sourceHeight - 1), yb = min(max(y0 + 1, 0), sourceHeight - 1)
-                    if zeroBorder {
-                        let xaIn: Int32 = xa == x0 ? 1 : 0, xbIn: Int32 = xb == x0 + 1 ? 1 : 0
-                        let yaIn: Int32 = ya == y0 ? 1 : 0, ybIn: Int32 = yb == y0 + 1 ? 1 : 0
-                        w00 &*= xaIn &* yaIn
-                        w10 &*= xbIn &* yaIn
-                        w01 &*= xaIn &* ybIn
-                        w11 &*= xbIn &* ybIn
-                    }
-                    // In range: clamped indices of an image whose size was checked above.
-                    let i00 = (ya &* sourceWidth &+ xa) &* channels, i10 = (ya &* sourceWidth &+ xb) &* channels
-                    let i01 = (yb &* sourceWidth &+ xa) &* channels, i11 = (yb &* sourceWidth &+ xb) &* channels
-                    if channels == 1 {
-                        let value = blend(Int32(source[i00]), Int32(source[i10]), Int32(source[i01]),
-                                          Int32(source[i11]), w00, w10, w01, w11)
-                        output[o] = value
-                        output[o + 1] = value
-                        output[o + 2] = value
-                    } else {
-                        for c in 0..<3 {
-                            output[o + c] = blend(Int32(source[i00 + c]), Int32(source[i10 + c]),
-                                                  Int32(source[i01 + c]), Int32(source[i11 + c]),
-                                                  w00, w10, w01, w11)
-                        }
-                    }
-                    o += 3
-                }
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * outputWidth) { positions in
+                for u in 0..<outputWidth { columns[u] = Double(u) / Double(outputWidth) }
+                let rows = RowScratch(columns: UnsafeBufferPointer(columns),
+                                      fixedX: positions.baseAddress!,
+                                      fixedY: positions.baseAddress! + outputWidth)
+                warpRows(source: source, sourceWidth: sourceWidth, sourceHeight: sourceHeight,
+                         channels: channels, map: ProjectiveMap(quad: quad), border: border,
+                         into: output, outputHeight: outputHeight, scratch: rows)
             }
         }
+    }
+
+    struct RowScratch {
+        let columns: UnsafeBufferPointer<Double>
+        let fixedX: UnsafeMutablePointer<Int32>
+        let fixedY: UnsafeMutablePointer<Int32>
+    }
+
+    /// Each row's sample positions come from a separate, branch-free pass that vectorises;
+    /// then the four neighbours of each pixel are gathered and blended.
+    @inline(__always)
+    private static func warpRows(
+        source: UnsafeBufferPointer<UInt8>, sourceWidth: Int, sourceHeight: Int, channels: Int,
+        map: ProjectiveMap, border: WarpBorder, into output: UnsafeMutableBufferPointer<UInt8>,
+        outputHeight: Int, scratch: RowScratch
+    ) {
+        let outputWidth = scratch.columns.count
+        let zeroBorder = border == .zero
+        var o = 0
+        for v in 0..<outputHeight {
+            map.fixedPositions(columns: scratch.columns, t: Double(v) / Double(outputHeight),
+                               x: scratch.fixedX, y: scratch.fixedY)
+            for u in 0..<outputWidth {
+                let fixedX = Int(scratch.fixedX[u]), fixedY = Int(scratch.fixedY[u])
+                let x0 = fixedX >> 5, fx = Int32(truncatingIfNeeded: fixedX & 31)
+                let y0 = fixedY >> 5, fy = Int32(truncatingIfNeeded: fixedY & 31)
+                // A.4: weights (32-fx)(32-fy)*32 etc., 2^15 in total. Wrapping arithmetic:
+                // every term is bounded (fx, fy < 32, values < 256).
+                var w00 = (32 &- fx) &* (32 &- fy) &* 32, w10 = fx &* (32 &- fy) &* 32
+                var w01 = (32 &- fx) &* fy &* 32, w11 = fx &* fy &* 32
+                // A.5: clamped neighbours are BORDER_REPLICATE; for BORDER_ZERO an outside
+                // neighbour keeps a clamped (valid) index but loses its weight.
+                let xa = min(max(x0, 0), sourceWidth - 1), xb = min(max(x0 + 1, 0), sourceWidth - 1)
+                let ya = min(max(y0, 0), sourceHeight - 1), yb = min(max(y0 + 1, 0), sourceHeight - 1)
+                if zeroBorder {
+                    let xaIn: Int32 = xa == x0 ? 1 : 0, xbIn: Int32 = xb == x0 + 1 ? 1 : 0
+                    let yaIn: Int32 = ya == y0 ? 1 : 0, ybIn: Int32 = yb == y0 + 1 ? 1 : 0
+                    w00 &*= xaIn &* yaIn
+                    w10 &*= xbIn &* yaIn
+                    w01 &*= xaIn &* ybIn
+                    w11 &*= xbIn &* ybIn
+                }
+                // Clamped indices into an image whose size was checked: no overflow.
+                let i00 = (ya &* sourceWidth &+ xa) &* channels, i10 = (ya &* sourceWidth &+ xb) &* channels
+                let i01 = (yb &* sourceWidth &+ xa) &* channels, i11 = (yb &* sourceWidth &+ xb) &* channels
+                if channels == 1 {
+                    let value = blend(Int32(source[i00]), Int32(source[i10]), Int32(source[i01]),
+                                      Int32(source[i11]), w00, w10, w01, w11)
+                    output[o] = value
+                    output[o + 1] = value
+                    output[o + 2] = value
+                } else {
+                    for c in 0..<3 {
+                        output[o + c] = blend(Int32(source[i00 + c]), Int32(source[i10 + c]),
+                                              Int32(source[i01 + c]), Int32(source[i11 + c]),
+                                              w00, w10, w01, w11)
+                    }
+                }
+                o += 3
+            }
         }
     }
 
