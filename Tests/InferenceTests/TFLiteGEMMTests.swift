@@ -34,6 +34,22 @@ import Testing
                 } }
             } } }
             #expect(tfliteMaxAbsDifference(Array(out[0 ..< rows * n]), expected) < 1e-4, "wide \(wide)")
+
+            // Bias only: the epilogue skips residual, clamp and PRELU.
+            var plain = [Float](repeating: .nan, count: rows * n + 64)
+            bias.withUnsafeBufferPointer { biasP in
+                a.withUnsafeBufferPointer { aP in plain.withUnsafeMutableBufferPointer { outP in
+                    gemm(a: aP.baseAddress!, lda: k, rows: rows, b: packed, epilogue: Epilogue(bias: biasP.baseAddress!),
+                         c: outP.baseAddress!, ldc: n)
+                } }
+            }
+            var plainExpected = [Float](repeating: 0, count: rows * n)
+            for m in 0 ..< rows { for j in 0 ..< n {
+                var v = bias[j]
+                for kk in 0 ..< k { v += a[m * k + kk] * b[kk * n + j] }
+                plainExpected[m * n + j] = v
+            } }
+            #expect(tfliteMaxAbsDifference(Array(plain[0 ..< rows * n]), plainExpected) < 1e-4, "bias only, wide \(wide)")
             // Whole-vector stores may use the 32 floats of slack after the output, no more.
             let untouched = out[(rows * n + 32)...].allSatisfy { $0.isNaN }
             #expect(untouched, "wrote past the slack (wide \(wide))")

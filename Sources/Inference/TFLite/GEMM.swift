@@ -99,6 +99,9 @@ struct Finish8 {
     /// Residual at row 0 of the tile and this column, or nil when no lane has one.
     var residual: UnsafePointer<Float>?
     let stride: Int
+    /// Which steps do anything: skipping the others matters for small-K layers, where
+    /// the epilogue costs as much as the multiply-adds.
+    let partialResidual: Bool, clamps: Bool, prelu: Bool
 
     @inline(__always)
     init(_ e: Epilogue, column: Int, row: Int) {
@@ -109,14 +112,20 @@ struct Finish8 {
         keep = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) .< SIMD8(repeating: Int32(clamping: e.residualChannels - column))
         residual = e.residual.flatMap { column < e.residualChannels ? $0 + row * e.residualStride + column : nil }
         stride = e.residualStride
+        partialResidual = e.residualChannels - column < 8
+        clamps = e.lower != -.infinity || e.upper != .infinity
+        prelu = e.alpha != nil
     }
 
     @_transparent
     func callAsFunction(_ acc: SIMD8<Float>, row: Int, _ out: UnsafeMutablePointer<Float>) {
         var v = acc + bias
-        if let residual { v += load8(residual + row * stride).replacing(with: 0, where: .!keep) }
-        v = vmin(vmax(v, lower), upper)
-        v.replace(with: v * alpha, where: v .< 0)
+        if let residual {
+            let r = load8(residual + row * stride)
+            v += partialResidual ? r.replacing(with: 0, where: .!keep) : r
+        }
+        if clamps { v = vmin(vmax(v, lower), upper) }
+        if prelu { v.replace(with: v * alpha, where: v .< 0) }
         store8(v, out)
     }
 }
@@ -127,6 +136,7 @@ struct Finish16 {
     let keep: SIMDMask<SIMD16<Int32>>
     var residual: UnsafePointer<Float>?
     let stride: Int
+    let partialResidual: Bool, clamps: Bool, prelu: Bool
 
     @inline(__always)
     init(_ e: Epilogue, column: Int, row: Int) {
@@ -138,15 +148,23 @@ struct Finish16 {
             .< SIMD16(repeating: Int32(clamping: e.residualChannels - column))
         residual = e.residual.flatMap { column < e.residualChannels ? $0 + row * e.residualStride + column : nil }
         stride = e.residualStride
+        partialResidual = e.residualChannels - column < 16
+        clamps = e.lower != -.infinity || e.upper != .infinity
+        prelu = e.alpha != nil
     }
 
     @_transparent
     func callAsFunction(_ acc: SIMD16<Float>, row: Int, _ out: UnsafeMutablePointer<Float>) {
         var v = acc + bias
-        if let residual { v += load16(residual + row * stride).replacing(with: 0, where: .!keep) }
-        v = v.replacing(with: lower, where: v .< lower)
-        v = v.replacing(with: upper, where: upper .< v)
-        v.replace(with: v * alpha, where: v .< 0)
+        if let residual {
+            let r = load16(residual + row * stride)
+            v += partialResidual ? r.replacing(with: 0, where: .!keep) : r
+        }
+        if clamps {
+            v = v.replacing(with: lower, where: v .< lower)
+            v = v.replacing(with: upper, where: upper .< v)
+        }
+        if prelu { v.replace(with: v * alpha, where: v .< 0) }
         store16(v, out)
     }
 }
