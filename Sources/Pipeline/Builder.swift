@@ -293,22 +293,27 @@ public final class Builder: @unchecked Sendable {
         h.update("blendset-version-v1\n")
         for s in sinks.sorted(by: { $0.name < $1.name }) { h.update("\(s.name)=\(s.contentID.hex)\n") }
         let id = h.finalize()
-        let version = DatasetVersion(
-            id: id, createdAt: isoNow(), blendsetVersion: blendsetVersion,
-            pipelineFile: plan.file,
-            stages: reports.map { r in
-                let s = byName[r.name]!
-                return DatasetVersion.StageEntry(name: r.name, kind: r.kind, version: s.type.version, key: r.key,
-                                                 inputs: s.inputs,
-                                                 parameters: s.parameters.values.mapValues(\.canonical),
-                                                 contentID: r.contentID, artifacts: r.artifacts,
-                                                 rowsIn: r.rowsIn, rowsOut: r.rowsOut)
-            },
-            outputs: Dictionary(uniqueKeysWithValues: sinks.map { ($0.name, $0.contentID) }))
-        let store = VersionStore(layout: layout)
-        if let existing = try store.version(id) {
-            return existing
+        let now = isoNow()
+        var stages: [DatasetVersion.StageEntry] = []
+        for r in reports {
+            let s = byName[r.name]!
+            // A cached stage reports 0 s; the lineage wants the time its result took to make.
+            let seconds = r.status == .ran ? r.seconds : (try records.record(for: r.key))?.seconds
+            stages.append(DatasetVersion.StageEntry(name: r.name, kind: r.kind, version: s.type.version, key: r.key,
+                                                    inputs: s.inputs,
+                                                    parameters: s.parameters.values.mapValues(\.canonical),
+                                                    contentID: r.contentID, artifacts: r.artifacts,
+                                                    rowsIn: r.rowsIn, rowsOut: r.rowsOut,
+                                                    seconds: seconds, stats: r.stats.canonical))
         }
+        let store = VersionStore(layout: layout)
+        // A rebuild keeps the first creation time but records this pipeline and time, so
+        // `latest` is what was built last and gc keeps the keys the next build looks up.
+        let createdAt = (try store.version(id))?.createdAt ?? now
+        let version = DatasetVersion(
+            id: id, createdAt: createdAt, builtAt: now, blendsetVersion: blendsetVersion,
+            pipelineFile: plan.file, stages: stages,
+            outputs: Dictionary(uniqueKeysWithValues: sinks.map { ($0.name, $0.contentID) }))
         try store.write(version)
         return version
     }

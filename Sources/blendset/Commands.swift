@@ -46,7 +46,10 @@ let buildCommand = CommandSpec(
     run: { args in
         let ws = try Workspace(args, command: "build")
         let json = args.flag("--json")
-        let report = try ws.builder.build(observer: ProgressPrinter(), wait: !args.flag("--no-wait"))
+        let builder = ws.builder
+        let report = try builder.build(observer: ProgressPrinter(), wait: !args.flag("--no-wait"))
+        // The manifest copy beside the version record (see 'blendset manifest').
+        try Manifest.record(report.version, layout: builder.layout)
         if json {
             let stages = JSONValue.array(report.stages.map { s in
                 .object([

@@ -14,7 +14,7 @@ enum ExitCode {
     static let config: Int32 = 78      // EX_CONFIG: bad pipeline file or parameter
 }
 
-let commands: [CommandSpec] = [buildCommand, statusCommand, dagCommand, showCommand]
+let commands: [CommandSpec] = [buildCommand, statusCommand, dagCommand, showCommand, extractCommand] + versionCommands
 
 func mainHelp() -> String {
     let width = commands.map(\.name.count).max() ?? 0

@@ -1,0 +1,171 @@
+import Formats
+import Pipeline
+
+/// Writes a dataset version in formats other tools read: NumPy `.npz` (Keras users
+/// `np.load` it directly, no pickle), one CSV per split, and the PNG images of any
+/// image-carrying stage.
+public enum DatasetExport {
+    /// The model inputs of a version: its float32 features, or, for a version without
+    /// features that kept its images, the pixels of same-size images as uint8.
+    struct Inputs {
+        enum Kind { case features, pixels }
+        var kind: Kind
+        /// Row-major, `width` values per row (for pixels, `shape` gives the image shape).
+        var floats: [Float] = []
+        var bytes: [UInt8] = []
+        var width: Int
+        /// Per-row shape after the row axis: [features] or [height, width] / [height, width, channels].
+        var shape: [Int]
+        var names: [String]
+    }
+
+    static func inputs(_ data: VersionDataset, layout: CacheLayout) throws -> Inputs {
+        if let (values, width) = data.features {
+            return Inputs(kind: .features, floats: values, width: width, shape: [width], names: data.featureNames)
+        }
+        let t = data.table
+        guard t.column(ColumnName.imageIndex) != nil, data.stage.artifacts[imagesArtifact] != nil else {
+            throw VersionError.unsupported("version \(data.version.shortID) has neither features nor images to export; add feature stages (landmarks, blendshapes) or set dataset.include_images=true")
+        }
+        let index = try t.int32(ColumnName.imageIndex)
+        let w = try t.int32(ColumnName.imageWidth), h = try t.int32(ColumnName.imageHeight), c = try t.int32(ColumnName.imageChannels)
+        guard let w0 = w.first, let h0 = h.first, let c0 = c.first else {
+            return Inputs(kind: .pixels, width: 0, shape: [0, 0], names: [])
+        }
+        guard w.allSatisfy({ $0 == w0 }), h.allSatisfy({ $0 == h0 }), c.allSatisfy({ $0 == c0 }) else {
+            throw VersionError.unsupported("version \(data.version.shortID) has no features, and its images differ in size, so they do not form one array; export them with --format png")
+        }
+        let images = try VersionDataset.decodeArtifact(imagesArtifact, of: data.stage, in: data.version, layout: layout)
+        let (offsets, blob) = try images.blobs(ColumnName.image)
+        let size = Int(w0 * h0 * c0)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(size * t.rowCount)
+        for i in index {
+            let range = Int(offsets[Int(i)])..<Int(offsets[Int(i) + 1])
+            guard range.count == size else { throw VersionError.unsupported("image \(i) of version \(data.version.shortID) has \(range.count) bytes, expected \(size)") }
+            bytes.append(contentsOf: blob[range])
+        }
+        return Inputs(kind: .pixels, bytes: bytes, width: size, shape: c0 == 1 ? [Int(h0), Int(w0)] : [Int(h0), Int(w0), Int(c0)], names: [])
+    }
+
+    /// `X_<split>` (float32 features, or uint8 images), `y_<split>` (float32 one-hot),
+    /// for train, val and test, then `feature_names` and `label_names` (Unicode arrays).
+    public static func npz(_ data: VersionDataset, layout: CacheLayout) throws -> [UInt8] {
+        let x = try inputs(data, layout: layout)
+        let classCount = data.classes.count
+        var arrays: [(name: String, array: NPYArray)] = []
+        for (s, rows) in data.rowsBySplit.enumerated() {
+            let name = data.splits[s]
+            switch x.kind {
+            case .features:
+                var v = [Float](); v.reserveCapacity(rows.count * x.width)
+                for r in rows { v.append(contentsOf: x.floats[(r * x.width)..<((r + 1) * x.width)]) }
+                arrays.append(("X_\(name)", try NPYArray(float32: v, shape: [rows.count] + x.shape)))
+            case .pixels:
+                var v = [UInt8](); v.reserveCapacity(rows.count * x.width)
+                for r in rows { v.append(contentsOf: x.bytes[(r * x.width)..<((r + 1) * x.width)]) }
+                arrays.append(("X_\(name)", try NPYArray(uint8: v, shape: [rows.count] + x.shape)))
+            }
+            // One-hot from the labels, so the export does not depend on an onehot stage.
+            var y = [Float](repeating: 0, count: rows.count * classCount)
+            for (i, r) in rows.enumerated() where data.labels[r] >= 0 && Int(data.labels[r]) < classCount { y[i * classCount + Int(data.labels[r])] = 1 }
+            arrays.append(("y_\(name)", try NPYArray(float32: y, shape: [rows.count, classCount])))
+        }
+        arrays.append(("feature_names", try NPYArray(strings: x.names)))
+        arrays.append(("label_names", try NPYArray(strings: data.classes)))
+        return try NumPyFile.npz(arrays)
+    }
+
+    /// One CSV per split (`<split>.csv`): provenance, `label`, `label_name`, one column per
+    /// feature (by name) or a `pixels` column, and one `onehot_<class>` column per class.
+    public static func csv(_ data: VersionDataset, layout: CacheLayout) throws -> [(split: String, bytes: [UInt8])] {
+        let x = try inputs(data, layout: layout)
+        let t = data.table
+        var out: [(String, [UInt8])] = []
+        for (s, rows) in data.rowsBySplit.enumerated() {
+            var columns: [Formats.Column] = []
+            for name in DatasetStage.provenanceColumns where name != ColumnName.imageHash {
+                if let c = t.column(name) { columns.append(c) }
+            }
+            if let c = t.column(ColumnName.imageHash) { columns.append(c) }
+            columns.append(Formats.Column(name: ColumnName.label, data: .int32(data.labels)))
+            columns.append(Formats.Column(name: "label_name", data: .strings(data.labels.map {
+                data.classes.indices.contains(Int($0)) ? data.classes[Int($0)] : ""
+            })))
+            var expanded: [String: [String]] = [:]
+            switch x.kind {
+            case .features:
+                columns.append(Formats.Column(name: ColumnName.features, data: .float32(values: x.floats, width: x.width)))
+                expanded[ColumnName.features] = x.names
+            case .pixels:
+                if x.width > 0 { columns.append(Formats.Column(name: "pixels", data: .uint8(values: x.bytes, width: x.width))) }
+            }
+            var onehot = [Float](repeating: 0, count: t.rowCount * max(1, data.classes.count))
+            for (r, l) in data.labels.enumerated() where data.classes.indices.contains(Int(l)) { onehot[r * data.classes.count + Int(l)] = 1 }
+            if !data.classes.isEmpty {
+                columns.append(Formats.Column(name: ColumnName.onehot, data: .float32(values: onehot, width: data.classes.count)))
+                expanded[ColumnName.onehot] = data.classes.map { "onehot_\($0)" }
+            }
+            let whole = try Table(rowCount: t.rowCount, columns: columns)
+            let part = try whole.gathering(rows)
+            // A one-class one-hot is a width-1 column, which TableCSV names plainly.
+            if data.classes.count == 1 { expanded[ColumnName.onehot] = nil }
+            out.append((data.splits[s], try TableCSV.encode(part, expandedNames: expanded)))
+        }
+        return out
+    }
+
+    /// The images of an image-carrying stage as PNG files named
+    /// `<row>-<label or emotion>-<item id>.png`, with an `index.csv` that maps file names
+    /// to rows. `rows` limits how many are written (in row order).
+    public static func png(stage: DatasetVersion.StageEntry, of version: DatasetVersion, layout: CacheLayout, rows limit: Int) throws -> [(name: String, bytes: [UInt8])] {
+        guard stage.artifacts[imagesArtifact] != nil else {
+            let carrying = version.stages.filter { $0.artifacts[imagesArtifact] != nil }.map(\.name)
+            throw VersionError.unsupported("stage '\(stage.name)' of version \(version.shortID) carries no images; stages with images: \(carrying.isEmpty ? "none" : carrying.joined(separator: ", "))")
+        }
+        let t = try VersionDataset.table(of: stage, in: version, layout: layout)
+        guard t.column(ColumnName.imageIndex) != nil else {
+            throw VersionError.unsupported("the table of stage '\(stage.name)' has no '\(ColumnName.imageIndex)' column, so its rows do not point at images")
+        }
+        let images = try VersionDataset.decodeArtifact(imagesArtifact, of: stage, in: version, layout: layout)
+        let (offsets, blob) = try images.blobs(ColumnName.image)
+        let index = try t.int32(ColumnName.imageIndex)
+        let w = try t.int32(ColumnName.imageWidth), h = try t.int32(ColumnName.imageHeight), c = try t.int32(ColumnName.imageChannels)
+        let ids = (try? t.strings(ColumnName.itemID)) ?? (0..<t.rowCount).map(String.init)
+        let classes = t.names(MetadataKey.classes)
+        let labels = try? t.int32(ColumnName.label)
+        let emotions = try? t.int32(ColumnName.emotion)
+        let splits = try? t.int32(ColumnName.split)
+        let count = min(limit, t.rowCount)
+        let digits = String(max(0, t.rowCount - 1)).count
+        var files: [(String, [UInt8])] = []
+        var index_csv = "row,file,item_id,split,label,width,height,channels\n"
+        for r in 0..<count {
+            var what = ""
+            if let labels, classes.indices.contains(Int(labels[r])) { what = classes[Int(labels[r])] }
+            else if let emotions, Emotion.names.indices.contains(Int(emotions[r])) { what = Emotion.names[Int(emotions[r])] }
+            let row = String(repeating: "0", count: digits - String(r).count) + String(r)
+            let name = [row, what, safeFileName(ids[r])].filter { !$0.isEmpty }.joined(separator: "-") + ".png"
+            let i = Int(index[r])
+            let pixels = Array(blob[Int(offsets[i])..<Int(offsets[i + 1])])
+            let image = PixelImage(width: Int(w[r]), height: Int(h[r]), channels: Int(c[r]), pixels: pixels)
+            files.append((name, try PNGCodec.encode(image)))
+            let split = splits.map { Split(rawValue: $0[r])?.name ?? String($0[r]) } ?? ""
+            index_csv += "\(r),\(name),\(csvField(ids[r])),\(split),\(what),\(w[r]),\(h[r]),\(c[r])\n"
+        }
+        files.append(("index.csv", Array(index_csv.utf8)))
+        return files
+    }
+
+    /// Item ids may be paths (`Training/happy/x.png`); keep them readable but flat.
+    static func safeFileName(_ s: String) -> String {
+        let mapped = s.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" ? $0 : "_" }
+        var name = String(mapped.prefix(80))
+        if name.hasSuffix(".png") { name.removeLast(4) }
+        return name
+    }
+
+    static func csvField(_ s: String) -> String {
+        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import Formats
+
+/// Hand-written SVG charts for `blendset manifest --plots`: no dependencies, readable in
+/// any browser.
+public enum ManifestPlots {
+    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+
+    /// File name → SVG text: `class-counts.svg` always, `feature-distributions.svg` when
+    /// the version has features.
+    public static func render(_ data: VersionDataset, manifest: Manifest) -> [(name: String, svg: String)] {
+        var out = [("class-counts.svg", classCounts(manifest))]
+        if data.features != nil { out.append(("feature-distributions.svg", featureDistributions(data, manifest: manifest))) }
+        return out
+    }
+
+    /// Grouped bars: one group per split, one bar per class, with the counts written on them.
+    public static func classCounts(_ m: Manifest) -> String {
+        let groupWidth = max(60, 28 * m.classes.count + 30), left = 70, top = 50, plotHeight = 260
+        let width = left + groupWidth * m.splits.count + 30, height = top + plotHeight + 60
+        let maxCount = max(1, m.counts.flatMap { $0 }.max() ?? 1)
+        let step = niceStep(Double(maxCount) / 5)
+        let axisMax = (Double(maxCount) / step).rounded(.up) * step
+        var s = header(width: width, height: height, title: "Rows per split and class — version \(m.version.shortID)")
+        for k in 0...Int(axisMax / step) {
+            let v = Double(k) * step
+            let y = Double(top + plotHeight) - v / axisMax * Double(plotHeight)
+            s += line(Double(left), y, Double(width - 20), y, stroke: "#e0e0e0")
+            s += text(Double(left - 6), y + 4, formatCount(v), anchor: "end", size: 11, fill: "#555")
+        }
+        let bar = 24
+        for (si, split) in m.splits.enumerated() {
+            let gx = left + si * groupWidth + 15
+            for (ci, _) in m.classes.enumerated() {
+                let n = si < m.counts.count ? m.counts[si][ci] : 0
+                let h = Double(n) / axisMax * Double(plotHeight)
+                let x = Double(gx + ci * (bar + 4))
+                s += "<rect x=\"\(x)\" y=\(q(Double(top + plotHeight) - h)) width=\"\(bar)\" height=\(q(h)) fill=\"\(palette[ci % palette.count])\"/>\n"
+                s += text(x + Double(bar) / 2, Double(top + plotHeight) - h - 4, String(n), anchor: "middle", size: 10, fill: "#333")
+            }
+            let total = si < m.counts.count ? m.counts[si].reduce(0, +) : 0
+            let cx = Double(gx) + Double(m.classes.count * (bar + 4)) / 2
+            s += text(cx, Double(top + plotHeight + 18), split, anchor: "middle", size: 13, fill: "#222")
+            s += text(cx, Double(top + plotHeight + 34), "\(total) rows", anchor: "middle", size: 11, fill: "#666")
+        }
+        s += line(Double(left), Double(top + plotHeight), Double(width - 20), Double(top + plotHeight), stroke: "#333")
+        s += legend(m.classes, x: left, y: height - 14)
+        return s + "</svg>\n"
+    }
+
+    /// Small multiples, one panel per feature: the train split's distribution of each
+    /// class (share of the class's rows per bin). Panels whose ANOVA F is low (under 1,
+    /// or under 2% of the best feature's) are greyed: those features carry little signal.
+    public static func featureDistributions(_ data: VersionDataset, manifest m: Manifest) -> String {
+        guard let (values, width) = data.features else { return "" }
+        let bySplit = data.rowsBySplit
+        let trainIndex = data.splits.firstIndex(of: "train") ?? 0
+        let rows = bySplit.indices.contains(trainIndex) && !bySplit[trainIndex].isEmpty ? bySplit[trainIndex] : Array(0..<data.labels.count)
+        let splitName = rows.count == data.labels.count && bySplit.count > 1 && bySplit[trainIndex].isEmpty ? "all rows" : data.splits[trainIndex]
+        let columns = min(6, max(1, width)), panelW = 190, panelH = 130, gap = 14, left = 20, top = 70
+        let panelRows = (width + columns - 1) / columns
+        let svgW = left * 2 + columns * panelW + (columns - 1) * gap
+        let svgH = top + panelRows * (panelH + gap) + 30
+        let fs = m.features.map { $0.bySplit.indices.contains(trainIndex) ? $0.bySplit[trainIndex]?.anovaF : nil }
+        let best = fs.compactMap { $0 }.max() ?? 0
+        var s = header(width: svgW, height: svgH, title: "Feature distributions by class (\(splitName)) — version \(m.version.shortID)")
+        s += text(Double(left), 44, "Each panel: share of each class's rows per bin. F = one-way ANOVA across classes; grey panels (F < 1 or < 2% of the best) carry little class signal.", anchor: "start", size: 11, fill: "#555")
+        let bins = 30
+        for j in 0..<width {
+            let px = left + (j % columns) * (panelW + gap), py = top + (j / columns) * (panelH + gap)
+            let f = fs.indices.contains(j) ? fs[j] : nil
+            let weak = f == nil || f! < 1 || (best > 0 && f! < 0.02 * best)
+            s += "<g transform=\"translate(\(px),\(py))\">\n"
+            s += "<rect x=\"0\" y=\"0\" width=\"\(panelW)\" height=\"\(panelH)\" fill=\"\(weak ? "#eeeeee" : "#ffffff")\" stroke=\"#bbb\"/>\n"
+            let name = data.featureNames[j]
+            s += text(6, 14, name.count > 24 ? String(name.prefix(23)) + "…" : name, anchor: "start", size: 11, fill: weak ? "#888" : "#111", bold: !weak)
+            s += text(Double(panelW - 6), 14, f.map { "F=" + formatF($0) } ?? "F=n/a", anchor: "end", size: 10, fill: weak ? "#888" : "#333")
+            let column = DatasetStatistics.column(values, width: width, feature: j, rows: rows)
+            let lo = Double(column.min() ?? 0), hi = Double(column.max() ?? 0)
+            let span = hi > lo ? hi - lo : 1
+            let plotX = 8.0, plotY = 22.0, plotW = Double(panelW - 16), plotH = Double(panelH - 40)
+            var shares: [[Double]] = []
+            for c in data.classes.indices {
+                var h = [Double](repeating: 0, count: bins)
+                var n = 0
+                for r in rows where Int(data.labels[r]) == c {
+                    let b = min(bins - 1, max(0, Int((Double(values[r * width + j]) - lo) / span * Double(bins))))
+                    h[b] += 1; n += 1
+                }
+                shares.append(n > 0 ? h.map { $0 / Double(n) } : h)
+            }
+            let top = max(1e-9, shares.flatMap { $0 }.max() ?? 1)
+            for (c, h) in shares.enumerated() {
+                var points: [String] = []
+                for b in 0..<bins {
+                    let y = plotY + plotH - h[b] / top * plotH
+                    let x0 = plotX + Double(b) / Double(bins) * plotW, x1 = plotX + Double(b + 1) / Double(bins) * plotW
+                    points.append("\(f1(x0)),\(f1(y))"); points.append("\(f1(x1)),\(f1(y))")
+                }
+                s += "<polyline fill=\"none\" stroke=\"\(palette[c % palette.count])\" stroke-width=\"1.4\" stroke-opacity=\"0.9\" points=\"\(points.joined(separator: " "))\"/>\n"
+            }
+            s += line(plotX, plotY + plotH, plotX + plotW, plotY + plotH, stroke: "#666")
+            s += text(plotX, Double(panelH - 6), formatValue(lo), anchor: "start", size: 9, fill: "#666")
+            s += text(plotX + plotW, Double(panelH - 6), formatValue(hi), anchor: "end", size: 9, fill: "#666")
+            s += "</g>\n"
+        }
+        s += legend(data.classes, x: left, y: svgH - 12)
+        return s + "</svg>\n"
+    }
+
+    // MARK: drawing
+
+    static func header(width: Int, height: Int, title: String) -> String {
+        """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" viewBox="0 0 \(width) \(height)" font-family="Helvetica, Arial, sans-serif">
+        <rect width="100%" height="100%" fill="white"/>
+        \(text(20, 26, title, anchor: "start", size: 15, fill: "#111", bold: true))
+        """
+    }
+
+    static func legend(_ classes: [String], x: Int, y: Int) -> String {
+        var s = "", cx = Double(x)
+        for (i, c) in classes.enumerated() {
+            s += "<rect x=\(q(cx)) y=\"\(y - 10)\" width=\"12\" height=\"12\" fill=\"\(palette[i % palette.count])\"/>\n"
+            s += text(cx + 16, Double(y), c, anchor: "start", size: 12, fill: "#222")
+            cx += 16 + Double(c.count) * 7.5 + 18
+        }
+        return s
+    }
+
+    static func text(_ x: Double, _ y: Double, _ t: String, anchor: String, size: Int, fill: String, bold: Bool = false) -> String {
+        "<text x=\(q(x)) y=\(q(y)) text-anchor=\"\(anchor)\" font-size=\"\(size)\" fill=\"\(fill)\"\(bold ? " font-weight=\"bold\"" : "")>\(escape(t))</text>\n"
+    }
+
+    static func line(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, stroke: String) -> String {
+        "<line x1=\(q(x0)) y1=\(q(y0)) x2=\(q(x1)) y2=\(q(y1)) stroke=\"\(stroke)\" stroke-width=\"1\"/>\n"
+    }
+
+    static func q(_ v: Double) -> String { "\"\(f1(v))\"" }
+    static func f1(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    static func niceStep(_ raw: Double) -> Double {
+        guard raw > 0 else { return 1 }
+        let magnitude = pow(10, floor(log10(raw)))
+        let r = raw / magnitude
+        return (r <= 1 ? 1 : r <= 2 ? 2 : r <= 5 ? 5 : 10) * max(1, magnitude)
+    }
+
+    static func formatCount(_ v: Double) -> String { v >= 10_000 ? String(format: "%.0fk", v / 1000) : String(Int(v)) }
+    static func formatF(_ f: Double) -> String { f >= 100 ? String(format: "%.0f", f) : String(format: "%.2g", f) }
+    static func formatValue(_ v: Double) -> String { String(format: "%.3g", v) }
+}
