@@ -5,7 +5,6 @@ extension GraphPlan {
         var inputCount: Int
         var outputs: [UnsafeMutablePointer<Float>]
         var outputCounts: [Int]
-        var allocations: [UnsafeMutableRawPointer]
     }
 
     /// Places every activation tensor in one arena (tensors whose lifetimes overlap never
@@ -47,14 +46,6 @@ extension GraphPlan {
             arenaSize = max(arenaSize, offset + size)
         }
 
-        var allocations: [UnsafeMutableRawPointer] = []
-        func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: (max(count, 1) + 32) * 4, alignment: 64)
-            allocations.append(raw)
-            let p = raw.bindMemory(to: Float.self, capacity: max(count, 1) + 32)
-            p.initialize(repeating: 0, count: max(count, 1) + 32)
-            return p
-        }
         // A hostile file can declare huge activations with consistent shapes; refuse instead
         // of letting the allocation fail.
         guard arenaSize <= GraphPlan.maxArenaFloats else {
@@ -75,8 +66,7 @@ extension GraphPlan {
         }
         return Compiled(steps: steps, input: pointer(inputTensor), inputCount: shapes[inputTensor].reduce(1, *),
                         outputs: model.outputIndices.map { pointer($0) },
-                        outputCounts: model.outputIndices.map { shapes[$0].reduce(1, *) },
-                        allocations: allocations)
+                        outputCounts: model.outputIndices.map { shapes[$0].reduce(1, *) })
     }
 
     /// The prepared kernel of one node, bound to its buffers.

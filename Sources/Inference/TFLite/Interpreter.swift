@@ -17,7 +17,8 @@ public final class Interpreter {
     private let inputCount: Int
     private let outputs: [UnsafeMutablePointer<Float>]
     private let outputCounts: [Int]
-    private let allocations: [UnsafeMutableRawPointer]
+    /// Owns every buffer the steps point into.
+    private let buffers: BufferStore
 
     public init(model: TFLiteModel) throws(ModelError) {
         var plan = try GraphPlan(model: model)
@@ -32,11 +33,7 @@ public final class Interpreter {
         inputCount = compiled.inputCount
         outputs = compiled.outputs
         outputCounts = compiled.outputCounts
-        allocations = plan.allocations + compiled.allocations
-    }
-
-    deinit {
-        for p in allocations { p.deallocate() }
+        buffers = plan.buffers
     }
 
     /// Runs the model on `input` (row-major, `inputShape`).
@@ -104,7 +101,8 @@ struct GraphPlan {
     var constants: [Int: UnsafeMutablePointer<Float>] = [:]
     /// RESHAPE outputs share their input's storage.
     var alias: [Int: Int] = [:]
-    var allocations: [UnsafeMutableRawPointer] = []
+    /// Freed when the plan (or the interpreter it becomes) goes away, also after a failure.
+    let buffers = BufferStore()
     var shapes: [[Int]]
     var im2colFloats = 0
 
@@ -134,14 +132,7 @@ struct GraphPlan {
 
     func producer(of t: Int) -> Int? { nodes.firstIndex { $0.output == t } }
 
-    mutating func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
-        // 32 floats of slack: kernels store and read whole vectors past the end (see `gemm`).
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: (max(count, 1) + 32) * 4, alignment: 64)
-        allocations.append(raw)
-        let p = raw.bindMemory(to: Float.self, capacity: max(count, 1) + 32)
-        p.initialize(repeating: 0, count: max(count, 1) + 32)
-        return p
-    }
+    func allocate(_ count: Int) -> UnsafeMutablePointer<Float> { buffers.floats(count) }
 
     // MARK: planning one operator
 
@@ -267,10 +258,8 @@ struct GraphPlan {
                                   zeroRow: allocate(g.inW * g.inC + 16))
             } else {
                 let k = kH * kW * xs[3]
-                var storage: [UnsafeMutablePointer<Float>] = []
-                let packed = PackedMatrix(k: k, n: outC, allocate: { storage.append(UnsafeMutablePointer<Float>.allocate(capacity: $0)); return storage.last! },
+                let packed = PackedMatrix(k: k, n: outC, allocate: buffers.floats,
                                           element: { kk, nn in w[nn * k + kk] })
-                for p in storage { allocations.append(UnsafeMutableRawPointer(p)) }
                 if ConvolutionKernel.needsIm2col(g) { im2colFloats = max(im2colFloats, ConvolutionKernel.rowBlock * k) }
                 kind = .conv(g, packed, bias: bias, lower: lower, upper: upper, alpha: nil, residualChannels: 0)
             }
@@ -481,6 +470,25 @@ struct GraphPlan {
         default:
             throw fail("tensor '\(info.name)' has type \(info.type), expected INT32 or INT64")
         }
+    }
+}
+
+/// Zeroed, 64-byte aligned float buffers with 32 floats of slack after each (kernels
+/// store and read whole vectors past the end, see `gemm`), freed together.
+final class BufferStore {
+    private var pointers: [UnsafeMutableRawPointer] = []
+
+    func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let capacity = max(count, 1) + 32
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
+        pointers.append(raw)
+        let p = raw.bindMemory(to: Float.self, capacity: capacity)
+        p.initialize(repeating: 0, count: capacity)
+        return p
+    }
+
+    deinit {
+        for p in pointers { p.deallocate() }
     }
 }
 
