@@ -96,6 +96,27 @@ struct LandmarkerPipelineTests {
         }
     }
 
+    @Test("detectLandmarks then blendshapes(landmarks:) equals detect", arguments: Ref.allRows)
+    func separateSteps(row: Int) throws {
+        let landmarker = FaceLandmarker(networks: ReferenceNetworks(row: row), options: .init())
+        let image = Ref.fixtureImages[row]
+        let detection = try image.withUnsafeBufferPointer {
+            try landmarker.detectLandmarks(gray: $0, width: 48, height: 48)
+        }
+        switch detection {
+        case .noFace(let reason):
+            #expect(reason.rawValue == (try Ref.metadata(row: row))["no_face_reason"] as? String)
+        case .face(let landmarks, let score, let presence):
+            expectFloats(landmarks.flatMap { [$0.x, $0.y, $0.z] }, try Ref.f32(row: row, "landmarks"), "landmarks")
+            expectFloats([score, presence], [try Ref.f32(row: row, "det_nms")[0], try Ref.f32(row: row, "presence")[0]],
+                         "score, presence")
+            let scores = try landmarks.withUnsafeBufferPointer {
+                try landmarker.blendshapes(landmarks: $0, imageWidth: 48, imageHeight: 48)
+            }
+            expectFloats(scores, try Ref.f32(row: row, "bs_output"), "blendshapes")
+        }
+    }
+
     @Test("presence at or below the threshold gives no face")
     func presenceGate() throws {
         for logit: Float in [0, -0.5, -30] {

@@ -67,17 +67,19 @@ protocol FaceNetworks: AnyObject {
         -> UnsafeBufferPointer<Float>
 }
 
+/// The outcome of the detector and landmark steps alone, before blendshapes
+/// (`FaceLandmarker.detectLandmarks`).
+public enum LandmarkDetection: Sendable {
+    case noFace(NoFaceReason)
+    /// 478 image-normalised landmarks, as in `FaceLandmarks`.
+    case face(landmarks: [SIMD3<Float>], detectionScore: Float, presence: Float)
+}
+
 /// MediaPipe's Face Landmarker (Tasks API, IMAGE mode, one face, blendshapes on), reproduced
 /// bit for bit up to the networks' own arithmetic.
 ///
 /// One instance per worker: it owns its interpreters and preallocated buffers, so `detect`
 /// allocates nothing but the result's arrays. Not thread-safe; share `FaceModels` instead.
-/// The result of the detector and landmark steps, before blendshapes.
-public enum LandmarkDetection: Sendable {
-    case noFace(NoFaceReason)
-    case face(landmarks: [SIMD3<Float>], detectionScore: Float, presence: Float)
-}
-
 public final class FaceLandmarker {
     public let options: FaceLandmarkerOptions
     private let networks: any FaceNetworks
