@@ -8,7 +8,7 @@ import Pipeline
 /// and never depends on anything but the seed.
 public struct BalanceStage: Stage {
     public static let kind = "balance"
-    public static let version = 1
+    public static let version = 2
     public static let summary = "resample the train split to a fixed count per class"
     public static let inputCount = 1...1
     public static let parameters: [ParameterSpec] = [
@@ -35,6 +35,7 @@ public struct BalanceStage: Stage {
         let split = try input.int32(ColumnName.split)
         let classes = input.names(MetadataKey.classes)
         let classCount = max(classes.count, Int(labels.max() ?? -1) + 1)
+        let augmentSource = input.column(ColumnName.augmentSource) != nil ? try input.strings(ColumnName.augmentSource) : nil
 
         // multiplicity[row] = how many times the row appears in the output.
         var multiplicity = [Int](repeating: 0, count: input.rowCount)
@@ -70,10 +71,13 @@ public struct BalanceStage: Stage {
                 }
             }
             let received = rows.count >= perClass ? perClass : rows.count + added
+            // Where the kept rows come from: original images or augmented copies.
+            let kept = rows.filter { multiplicity[$0] > 0 }
+            let fromAugmented = augmentSource.map { src in kept.filter { !src[$0].isEmpty }.count } ?? 0
             perClassStats.append((name, .object([
                 ("available", .int(rows.count)), ("target", .int(perClass)), ("received", .int(received)),
-                ("from_originals", .int(min(rows.count, perClass))), ("from_repeats", .int(added)),
-                ("policy", .string(applied)),
+                ("from_originals", .int(kept.count - fromAugmented)), ("from_augmented", .int(fromAugmented)),
+                ("from_repeats", .int(added)), ("policy", .string(applied)),
             ])))
         }
         var order: [Int] = []

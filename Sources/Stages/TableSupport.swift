@@ -20,6 +20,13 @@ public enum ColumnName {
     public static let features = "features"
     public static let onehot = "onehot"
     public static let balanceCopy = "balance_copy"
+    /// 478 × (x, y, z) image-normalised landmarks.
+    public static let landmarks = "landmarks"
+    public static let detectionScore = "detection_score"
+    public static let presence = "presence"
+    public static let augmentSource = "augment_source"
+    public static let augmentRecipe = "augment_recipe"
+    public static let augmentSeed = "augment_seed"
 }
 
 public enum MetadataKey {
@@ -166,4 +173,30 @@ func countsBySplitAndClass(splits: [Int32]?, labels: [Int32], classes: [String])
 /// Wraps a Formats error as a stage failure.
 func stageError(_ context: StageContext, _ message: String) -> PipelineError {
     .stageFailed(stage: context.stage, message: message)
+}
+
+extension Table {
+    /// This table's rows followed by `other`'s; both must have the same columns.
+    func appending(_ other: Table) throws(FormatError) -> Table {
+        var out: [Column] = []
+        for c in columns {
+            guard let o = other.column(c.name) else {
+                throw FormatError(file: source, message: "cannot append: the other table has no column '\(c.name)'")
+            }
+            let data: ColumnData
+            switch (c.data, o.data) {
+            case let (.float32(a, w), .float32(b, w2)) where w == w2: data = .float32(values: a + b, width: w)
+            case let (.uint8(a, w), .uint8(b, w2)) where w == w2: data = .uint8(values: a + b, width: w)
+            case let (.int32(a), .int32(b)): data = .int32(a + b)
+            case let (.int64(a), .int64(b)): data = .int64(a + b)
+            case let (.strings(a), .strings(b)): data = .strings(a + b)
+            case let (.blobs(ao, ab), .blobs(bo, bb)):
+                data = .blobs(offsets: ao + bo.dropFirst().map { $0 + Int64(ab.count) }, bytes: ab + bb)
+            default:
+                throw FormatError(file: source, message: "cannot append: column '\(c.name)' differs in type or width")
+            }
+            out.append(Column(name: c.name, data: data))
+        }
+        return try Table(rowCount: rowCount + other.rowCount, columns: out, metadata: metadata)
+    }
 }

@@ -6,7 +6,7 @@ import Pipeline
 /// and reports how many rows became exact duplicates of another row by doing so.
 public struct TruncateStage: Stage {
     public static let kind = "truncate"
-    public static let version = 1
+    public static let version = 2
     public static let summary = "truncate float features toward zero to N decimal digits"
     public static let inputCount = 1...1
     public static let parameters: [ParameterSpec] = [
@@ -26,11 +26,15 @@ public struct TruncateStage: Stage {
         columns = list
     }
 
-    /// The float32 nearest to trunc(x · 10^digits) / 10^digits, computed in double so
-    /// the result prints with at most `digits` decimals.
+    /// The float32 nearest to trunc(x · 10^digits) / 10^digits, so the result prints
+    /// with at most `digits` decimals. A float32 that already stands for k / 10^digits
+    /// (it may lie just below it, like 0.0003) keeps k: truncation is idempotent.
     public static func truncate(_ x: Float, digits: Int) -> Float {
         let scale = pow(10.0, Double(digits))
-        return Float((Double(x) * scale).rounded(.towardZero) / scale)
+        var k = (Double(x) * scale).rounded(.towardZero)
+        let next = k + (x < 0 ? -1 : 1)
+        if Float(next / scale) == x { k = next }
+        return Float(k / scale)
     }
 
     public func run(_ context: StageContext) throws -> StageResult {

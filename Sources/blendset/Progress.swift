@@ -72,6 +72,14 @@ final class ProgressPrinter: BuildObserver, @unchecked Sendable {
         redraw(force: true)
     }
 
+    /// Ends a task that is not a pipeline stage (e.g. `extract`), clearing its line.
+    func end(_ name: String) {
+        lock.lock(); defer { lock.unlock() }
+        running.removeAll { $0.name == name }
+        clearLine()
+        redraw(force: true)
+    }
+
     func stageFinished(_ report: StageReport) {
         lock.lock(); defer { lock.unlock() }
         running.removeAll { $0.name == report.name }

@@ -17,6 +17,8 @@ struct CLI {
 
     static let fixture = URL(fileURLWithPath: "../shared/fixtures/fer2013-mini.csv").standardizedFileURL.path
     static let pipeline = URL(fileURLWithPath: "pipeline.json").standardizedFileURL.path
+    /// Keeps fixture builds of the default pipeline quick: no class filling, small balance.
+    static let fast = ["--set", "augment.per_class_target=0", "--set", "balance.per_class=50"]
 
     struct Result {
         var status: Int32
@@ -52,7 +54,7 @@ struct CLI {
 
     /// `build` on the fixture into a fresh cache, returning the parsed --json output.
     static func buildJSON(cache: String, _ extra: [String] = []) throws -> (Result, [String: Any]) {
-        let r = try run(["build", "--pipeline", pipeline, "--cache", cache, "--set", "ingest.source=\(fixture)", "--json"] + extra)
+        let r = try run(["build", "--pipeline", pipeline, "--cache", cache, "--set", "ingest.source=\(fixture)", "--json"] + fast + extra)
         let object = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
         return (r, object)
     }
@@ -72,7 +74,7 @@ struct CLITests {
         let (r1, j1) = try CLI.buildJSON(cache: cache)
         #expect(r1.status == 0, "\(r1.stderr)")
         let stages = j1["stages"] as? [[String: Any]] ?? []
-        #expect(stages.map { $0["name"] as? String } == ["ingest", "select", "split", "balance", "truncate", "onehot", "dataset"])
+        #expect(stages.map { $0["name"] as? String } == ["ingest", "select", "split", "landmarks", "blendshapes", "augment", "balance", "truncate", "onehot", "dataset"])
         #expect(stages.allSatisfy { $0["status"] as? String == "ran" })
         #expect(stages.allSatisfy { ($0["key"] as? String)?.count == 64 && $0["seconds"] != nil && $0["rows_in"] != nil && $0["rows_out"] != nil })
         #expect(stages.first { $0["name"] as? String == "select" }?["rows_out"] as? Int == 126)
@@ -90,7 +92,7 @@ struct CLITests {
         let (r, j) = try CLI.buildJSON(cache: cache, ["--set", "balance.per_class=20", "--set", "balance.seed=2"])
         #expect(r.status == 0)
         let s = statuses(j)
-        #expect(["ingest", "select", "split"].allSatisfy { s[$0] == "cached" })
+        #expect(["ingest", "select", "split", "landmarks", "blendshapes", "augment"].allSatisfy { s[$0] == "cached" })
         #expect(["balance", "truncate", "onehot", "dataset"].allSatisfy { s[$0] == "ran" })
     }
 
@@ -98,16 +100,16 @@ struct CLITests {
     func inspection() throws {
         let cache = CLI.folder() + "/cache"
         try CLI.buildJSON(cache: cache)
-        let st = try CLI.run(["status", "--pipeline", CLI.pipeline, "--cache", cache, "--set", "ingest.source=\(CLI.fixture)", "--set", "balance.per_class=10"])
+        let st = try CLI.run(["status", "--pipeline", CLI.pipeline, "--cache", cache, "--set", "ingest.source=\(CLI.fixture)"] + CLI.fast + ["--set", "balance.per_class=10"])
         #expect(st.status == 0)
         #expect(st.stdout.contains("cached     split"))
-        #expect(st.stdout.contains("would run  balance: param per_class: 7500 → 10"))
+        #expect(st.stdout.contains("would run  balance: param per_class: 50 → 10"))
         #expect(st.stdout.contains("would run  truncate: input 'balance' will be rebuilt"))
         let dot = try CLI.run(["dag", "--pipeline", CLI.pipeline, "--dot"])
-        #expect(dot.stdout.hasPrefix("digraph pipeline {") && dot.stdout.contains("\"split\" -> \"balance\";"))
+        #expect(dot.stdout.hasPrefix("digraph pipeline {") && dot.stdout.contains("\"augment\" -> \"balance\";"))
         let mermaid = try CLI.run(["dag", "--pipeline", CLI.pipeline, "--mermaid"])
         #expect(mermaid.stdout.contains("s_onehot --> s_dataset"))
-        let show = try CLI.run(["show", "select", "--rows", "3", "--pipeline", CLI.pipeline, "--cache", cache, "--set", "ingest.source=\(CLI.fixture)"])
+        let show = try CLI.run(["show", "select", "--rows", "3", "--pipeline", CLI.pipeline, "--cache", cache, "--set", "ingest.source=\(CLI.fixture)"] + CLI.fast)
         #expect(show.status == 0, "\(show.stderr)")
         #expect(show.stdout.hasPrefix("126 rows"))
         #expect(show.stdout.contains("label i32") && show.stdout.contains("… 123 more rows"))
@@ -124,7 +126,7 @@ struct CLITests {
             #expect(try CLI.run([c, "--help"]).stdout == h.stdout)
         }
         let stages = try CLI.run(["help", "stages"])
-        #expect(stages.stdout.contains("balance (version 1)") && stages.stdout.contains("per_class = 7500"))
+        #expect(stages.stdout.contains("balance (version 2)") && stages.stdout.contains("per_class = 7500"))
         #expect(try CLI.run(["frobnicate"]).status == 64)
         #expect(try CLI.run(["build", "--bogus"]).status == 64)
         #expect(try CLI.run(["build", "--jobs", "zero"]).status == 64)
@@ -201,7 +203,7 @@ struct BadInputTests {
         let dir = CLI.folder()
         try Self.cases[0].content.write(toFile: dir + "/bad.csv", atomically: true, encoding: .utf8)
         let r = try CLI.run(["build", "--pipeline", CLI.pipeline, "--cache", dir + "/cache", "--set", "ingest.source=\(dir)/bad.csv",
-                             "--set", "ingest.on_bad_row=skip", "--json"])
+                             "--set", "ingest.on_bad_row=skip", "--json"] + CLI.fast)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("skipped 1 bad row(s); first: line 3"))
         let j = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
@@ -230,5 +232,71 @@ struct BadInputTests {
         let r = try CLI.run(["build", "--pipeline", CLI.pipeline, "--cache", dir + "/cache", "--set", "ingest.source=\(dir)/faces"])
         #expect(r.status == 65)
         #expect(r.stderr.contains("faces/Training/sad/1.png"), "\(r.stderr)")
+    }
+}
+
+/// A build killed with SIGKILL in the middle of extraction resumes from the per-image
+/// memo and ends byte-identical to a build that was never interrupted.
+@Suite("interrupted build")
+struct InterruptedBuildTests {
+    static let model = URL(fileURLWithPath: "../shared/models/face_landmarker.task").standardizedFileURL.path
+
+    func args(_ cache: String) -> [String] {
+        ["build", "--pipeline", CLI.pipeline, "--cache", cache, "--set", "ingest.source=\(CLI.fixture)",
+         "--set", "augment.per_class_target=0", "--set", "balance.per_class=50", "--jobs", "2", "--json"]
+    }
+
+    func memoRecords(_ cache: String) -> Int {
+        let memo = cache + "/memo"
+        let folders = (try? FileManager.default.contentsOfDirectory(atPath: memo)) ?? []
+        var bytes = 0
+        for f in folders {
+            for p in (try? FileManager.default.contentsOfDirectory(atPath: memo + "/" + f)) ?? [] where p.hasSuffix(".pack") {
+                bytes += ((try? FileManager.default.attributesOfItem(atPath: memo + "/" + f + "/" + p))?[.size] as? Int) ?? 0
+            }
+        }
+        return bytes / 5800   // about one landmark record each
+    }
+
+    @Test("kill -9 during extraction, build again: it completes and the result is byte-identical")
+    func killAndResume() throws {
+        let root = CLI.folder()
+        let reference = try CLI.run(args(root + "/reference"))
+        #expect(reference.status == 0, "\(reference.stderr)")
+        let referenceVersion = (try JSONSerialization.jsonObject(with: Data(reference.stdout.utf8)) as? [String: Any])?["version"] as? String
+
+        let cache = root + "/interrupted"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = args(cache)
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(120)
+        while memoRecords(cache) < 20 && p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        let killedMidway = p.isRunning
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(killedMidway, "the build finished before it could be killed")
+        #expect(p.terminationReason == .uncaughtSignal)
+
+        let resumed = try CLI.run(args(cache))
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any]
+        #expect(json?["version"] as? String == referenceVersion)
+        // The resumed build reused what the killed one had extracted.
+        let runs = try FileManager.default.contentsOfDirectory(atPath: cache + "/runs").filter { $0.hasSuffix(".json") }
+        let landmarks = try runs.compactMap { name -> [String: Any]? in
+            let r = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cache + "/runs/" + name))) as? [String: Any]
+            return r?["kind"] as? String == "landmarks" ? r : nil
+        }
+        let stats = landmarks.first.flatMap { ($0["stats"] as? String).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] } }
+        #expect((stats?["memo_hits"] as? Int ?? 0) >= 20)
+        // Both datasets are the same bytes.
+        let a = try CLI.run(["show", "dataset", "--rows", "100000", "--pipeline", CLI.pipeline, "--cache", root + "/reference",
+                             "--set", "ingest.source=\(CLI.fixture)", "--set", "augment.per_class_target=0", "--set", "balance.per_class=50"])
+        let b = try CLI.run(["show", "dataset", "--rows", "100000", "--pipeline", CLI.pipeline, "--cache", cache,
+                             "--set", "ingest.source=\(CLI.fixture)", "--set", "augment.per_class_target=0", "--set", "balance.per_class=50"])
+        #expect(a.status == 0 && a.stdout == b.stdout)
     }
 }

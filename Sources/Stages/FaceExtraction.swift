@@ -1,0 +1,245 @@
+import Foundation
+import Formats
+import Inference
+import Pipeline
+
+/// One image to extract from: pixels plus what identifies them.
+struct ImageRef {
+    var pixels: ArraySlice<UInt8>
+    var width: Int
+    var height: Int
+    var channels: Int
+    var hash: ContentDigest
+}
+
+/// The landmark step's result for one image, as memoised.
+struct LandmarkResult: Equatable {
+    enum Status: UInt8 { case face = 0, noFaceAtDetection = 1, noFaceAtPresence = 2 }
+    var status: Status
+    var detectionScore: Float
+    var presence: Float
+    /// 478 × (x, y, z), image-normalised; empty without a face.
+    var points: [Float]
+
+    var hasFace: Bool { status == .face }
+
+    func encoded() -> [UInt8] {
+        var out: [UInt8] = [status.rawValue]
+        for f in [detectionScore, presence] + points { withUnsafeBytes(of: f.bitPattern.littleEndian) { out += $0 } }
+        return out
+    }
+
+    init(status: Status, detectionScore: Float, presence: Float, points: [Float]) {
+        self.status = status
+        self.detectionScore = detectionScore
+        self.presence = presence
+        self.points = points
+    }
+
+    init?(decoding bytes: [UInt8]) {
+        guard let first = bytes.first, let status = Status(rawValue: first), (bytes.count - 1) % 4 == 0 else { return nil }
+        let floats = decodeFloats(bytes[1...])
+        let expected = status == .face ? 2 + 478 * 3 : 2
+        guard floats.count == expected else { return nil }
+        self.init(status: status, detectionScore: floats[0], presence: floats[1], points: Array(floats[2...]))
+    }
+}
+
+func encodeFloats(_ values: [Float]) -> [UInt8] {
+    var out = [UInt8](); out.reserveCapacity(values.count * 4)
+    for f in values { withUnsafeBytes(of: f.bitPattern.littleEndian) { out += $0 } }
+    return out
+}
+
+func decodeFloats(_ bytes: ArraySlice<UInt8>) -> [Float] {
+    var out = [Float](); out.reserveCapacity(bytes.count / 4)
+    var i = bytes.startIndex
+    while i + 4 <= bytes.endIndex {
+        let bits = UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24
+        out.append(Float(bitPattern: bits))
+        i += 4
+    }
+    return out
+}
+
+/// Runs the native face landmarker over many images on `jobs` threads, memoised per
+/// image in the cache, so an image is never extracted twice for the same model,
+/// options and extractor version — whatever split, class list or augmentation it
+/// reaches the stage through. Output order never depends on the thread count.
+final class FaceExtractor: @unchecked Sendable {
+    /// Bump when the extractor's numbers change, so memoised results stop matching.
+    static let version = 1
+
+    let modelPath: String
+    let modelDigest: ContentDigest
+    let options: FaceLandmarkerOptions
+    let context: StageContext
+    let landmarkMemo: MemoStore
+    let blendshapeMemo: MemoStore
+    private var models: FaceModels?
+    private let lock = NSLock()
+    /// Images run through the detector and landmark model (memo misses).
+    private(set) var extractedImages = 0
+    /// Faces run through the blendshape model (memo misses).
+    private(set) var blendshapeRuns = 0
+    private(set) var memoHits = 0
+
+    private func count(_ counter: ReferenceWritableKeyPath<FaceExtractor, Int>) {
+        lock.lock()
+        self[keyPath: counter] += 1
+        lock.unlock()
+    }
+
+    init(context: StageContext, modelParameter: String = "model", options: FaceLandmarkerOptions) throws {
+        self.context = context
+        modelPath = try context.parameters.path(modelParameter)
+        guard let digest = context.inputDigests[modelParameter] else {
+            throw PipelineError.stageFailed(stage: context.stage, message: "no content digest for \(modelParameter)")
+        }
+        modelDigest = digest
+        self.options = options
+        var h = SHA256()
+        h.update("blendset-landmarks-v\(Self.version)\n\(digest.hex)\n\(options.minDetectionConfidence.bitPattern) \(options.minPresenceConfidence.bitPattern)\n")
+        landmarkMemo = try context.memo(namespace: h.finalize())
+        var b = SHA256()
+        b.update("blendset-blendshapes-v\(Self.version)\n\(digest.hex)\n")
+        blendshapeMemo = try context.memo(namespace: b.finalize())
+    }
+
+    private func loadedModels() throws -> FaceModels {
+        lock.lock()
+        defer { lock.unlock() }
+        if let models { return models }
+        do {
+            let m = try FaceModels(taskPath: modelPath)
+            models = m
+            return m
+        } catch {
+            throw PipelineError.stageFailed(stage: context.stage, message: "cannot load the face model \(modelPath): \(error)")
+        }
+    }
+
+    static func landmarkKey(_ image: ImageRef) -> ContentDigest {
+        var h = SHA256()
+        h.update(image.hash.bytes)
+        h.update("\(image.width)x\(image.height)x\(image.channels)")
+        return h.finalize()
+    }
+
+    static func blendshapeKey(points: [Float], width: Int, height: Int) -> ContentDigest {
+        var h = SHA256()
+        h.update(encodeFloats(points))
+        h.update("\(width)x\(height)")
+        return h.finalize()
+    }
+
+    /// Landmarks and, for faces, the 52 blendshape scores of each image.
+    func extract(_ images: [ImageRef], unit: String = "images", wantBlendshapes: Bool) throws -> [(LandmarkResult, [Float]?)] {
+        var results = [(LandmarkResult, [Float]?)?](repeating: nil, count: images.count)
+        var misses: [Int] = []
+        for (i, image) in images.enumerated() {
+            guard let cached = landmarkMemo.get(Self.landmarkKey(image)).flatMap(LandmarkResult.init(decoding:)) else {
+                misses.append(i)
+                continue
+            }
+            if !cached.hasFace || !wantBlendshapes {
+                results[i] = (cached, nil)
+            } else if let scores = blendshapeMemo.get(Self.blendshapeKey(points: cached.points, width: image.width, height: image.height)) {
+                results[i] = (cached, decodeFloats(scores[...]))
+            } else {
+                misses.append(i)
+            }
+        }
+        memoHits += images.count - misses.count
+        context.progress(done: images.count - misses.count, total: images.count, unit: unit)
+        if misses.isEmpty { return results.map { $0! } }
+
+        let alreadyDone = images.count - misses.count
+        let todo = misses
+        let computed = try runParallel(todo.count) { landmarker, k in
+            try self.extractOne(images[todo[k]], landmarker: landmarker, wantBlendshapes: wantBlendshapes)
+        } progress: { done in
+            self.context.progress(done: alreadyDone + done, total: images.count, unit: unit)
+        }
+        for (k, i) in misses.enumerated() { results[i] = computed[k] }
+        return results.map { $0! }
+    }
+
+    /// The 52 blendshape scores of each row of a table that has landmarks.
+    func blendshapes(rows table: Table, images: [ImageRef]) throws -> [[Float]] {
+        let (points, width) = try table.float32(ColumnName.landmarks)
+        var results = [[Float]?](repeating: nil, count: table.rowCount)
+        var misses: [Int] = []
+        for i in 0..<table.rowCount {
+            let p = Array(points[(i * width)..<((i + 1) * width)])
+            if let cached = blendshapeMemo.get(Self.blendshapeKey(points: p, width: images[i].width, height: images[i].height)) {
+                results[i] = decodeFloats(cached[...])
+            } else {
+                misses.append(i)
+            }
+        }
+        memoHits += table.rowCount - misses.count
+        let alreadyDone = table.rowCount - misses.count
+        context.progress(done: alreadyDone, total: table.rowCount, unit: "faces")
+        if misses.isEmpty { return results.map { $0! } }
+        let todo = misses
+        let computed = try runParallel(todo.count) { landmarker, k in
+            let i = todo[k]
+            let p = Array(points[(i * width)..<((i + 1) * width)])
+            return try self.blendshapes(points: p, image: images[i], landmarker: landmarker)
+        } progress: { done in
+            self.context.progress(done: alreadyDone + done, total: table.rowCount, unit: "faces")
+        }
+        for (k, i) in misses.enumerated() { results[i] = computed[k] }
+        return results.map { $0! }
+    }
+
+    /// Runs `body` for 0..<count on the stage's threads; results in index order.
+    private func runParallel<T>(_ count: Int, _ body: @escaping @Sendable (FaceLandmarker, Int) throws -> T,
+                                progress: @escaping @Sendable (Int) -> Void) throws -> [T] {
+        let results = try LandmarkerPool.map(count: count, jobs: context.jobs, models: try loadedModels(),
+                                             options: options, progress: progress, body)
+        landmarkMemo.flush()
+        blendshapeMemo.flush()
+        return results
+    }
+
+    private func blendshapes(points: [Float], image: ImageRef, landmarker: FaceLandmarker) throws -> [Float] {
+        let bkey = Self.blendshapeKey(points: points, width: image.width, height: image.height)
+        if let cached = blendshapeMemo.get(bkey) { return decodeFloats(cached[...]) }
+        let simd = stride(from: 0, to: points.count, by: 3).map { SIMD3<Float>(points[$0], points[$0 + 1], points[$0 + 2]) }
+        let scores = try simd.withUnsafeBufferPointer { p in
+            try landmarker.blendshapes(landmarks: p, imageWidth: image.width, imageHeight: image.height)
+        }
+        try blendshapeMemo.put(bkey, encodeFloats(scores))
+        count(\.blendshapeRuns)
+        return scores
+    }
+
+    private func extractOne(_ image: ImageRef, landmarker: FaceLandmarker, wantBlendshapes: Bool) throws -> (LandmarkResult, [Float]?) {
+        let key = Self.landmarkKey(image)
+        var result = landmarkMemo.get(key).flatMap(LandmarkResult.init(decoding:))
+        if result == nil {
+            let detection = try image.pixels.withUnsafeBufferPointer { p in
+                image.channels == 1
+                    ? try landmarker.detectLandmarks(gray: p, width: image.width, height: image.height)
+                    : try landmarker.detectLandmarks(rgb: p, width: image.width, height: image.height)
+            }
+            let r: LandmarkResult
+            switch detection {
+            case .noFace(let reason):
+                r = LandmarkResult(status: reason == .detection ? .noFaceAtDetection : .noFaceAtPresence, detectionScore: 0, presence: 0, points: [])
+            case .face(let landmarks, let score, let presence):
+                var points = [Float](); points.reserveCapacity(landmarks.count * 3)
+                for p in landmarks { points += [p.x, p.y, p.z] }
+                r = LandmarkResult(status: .face, detectionScore: score, presence: presence, points: points)
+            }
+            try landmarkMemo.put(key, r.encoded())
+            count(\.extractedImages)
+            result = r
+        }
+        guard let landmarks = result, landmarks.hasFace, wantBlendshapes else { return (result!, nil) }
+        return (landmarks, try blendshapes(points: landmarks.points, image: image, landmarker: landmarker))
+    }
+}
+
