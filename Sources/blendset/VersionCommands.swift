@@ -227,7 +227,7 @@ func renderManifest(_ m: Manifest, tags: [String], ref: String?) -> String {
             rows.append(r + [weak ? "◀" : ""])
         }
         rows[0].append("")
-        out.append(indent(renderTable(rows, rightAligned: Set(1..<header.count))))
+        out.append(indent(renderMarked(rows, rightAligned: Set(1..<header.count))))
     }
     out.append("")
     switch m.duplicateBasis {
@@ -261,6 +261,13 @@ func renderManifest(_ m: Manifest, tags: [String], ref: String?) -> String {
     for a in m.artifacts { artifacts.append([a.stage, a.name, a.id.hex, String(a.bytes)]) }
     out.append(indent(renderTable(artifacts, rightAligned: [3])))
     return out.joined(separator: "\n")
+}
+
+/// `renderTable` for tables whose last column holds change marks: the column is dropped
+/// when nothing is marked, so no empty column is drawn.
+func renderMarked(_ rows: [[String]], rightAligned: Set<Int>) -> String {
+    guard rows.dropFirst().allSatisfy({ $0.last?.isEmpty ?? true }) else { return renderTable(rows, rightAligned: rightAligned) }
+    return renderTable(rows.map { Array($0.dropLast()) }, rightAligned: rightAligned)
 }
 
 func indent(_ s: String) -> String { s.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") }
@@ -340,7 +347,7 @@ func renderDiff(_ d: DatasetDiff, refs: [String]) -> String {
         let o = d.counts.filter { $0.split == split }.reduce(0) { $0 + $1.old }, n = d.counts.filter { $0.split == split }.reduce(0) { $0 + $1.new }
         grid.append([split, "(total)", String(o), String(n), signed(n - o), n != o ? mark : ""])
     }
-    out.append(indent(renderTable(grid, rightAligned: [2, 3, 4])))
+    out.append(indent(renderMarked(grid, rightAligned: [2, 3, 4])))
     out.append("")
     let i = d.items
     out.append("rows matched by provenance (\(i.matchedBy.isEmpty ? "row number" : i.matchedBy.joined(separator: " + "))): "
@@ -361,7 +368,7 @@ func renderDiff(_ d: DatasetDiff, refs: [String]) -> String {
         out.append(basis == "features" ? "exact-duplicate feature rows" : "duplicate rows (same image; no features)")
         var g = [["split", "A", "B", "Δ", ""]]
         for x in d.duplicates { g.append([x.split, String(x.old), String(x.new), signed(x.new - x.old), x.new != x.old ? mark : ""]) }
-        out.append(indent(renderTable(g, rightAligned: [1, 2, 3])))
+        out.append(indent(renderMarked(g, rightAligned: [1, 2, 3])))
     }
     for s in d.stageDuplicates {
         func text(_ p: (before: Int, after: Int)?) -> String { p.map { "\($0.before) → \($0.after)" } ?? "-" }

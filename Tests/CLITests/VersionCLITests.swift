@@ -1,0 +1,169 @@
+import Foundation
+import Formats
+import Testing
+
+/// The default pipeline without the face stages, so these tests stay fast in debug builds.
+func basicPipeline(in folder: String) throws -> String {
+    let file = folder + "/pipeline.json"
+    try """
+    { "version": 1, "stages": [
+      { "name": "ingest", "params": { "source": "\(CLI.fixture)" } },
+      { "name": "select" }, { "name": "split" }, { "name": "balance", "params": { "per_class": 20 } },
+      { "name": "truncate" }, { "name": "onehot" }, { "name": "dataset" } ] }
+    """.write(toFile: file, atomically: true, encoding: .utf8)
+    return file
+}
+
+/// A folder with a pipeline, its cache, and two versions: per_class 20 (older), then 10.
+struct TwoVersions {
+    let folder = CLI.folder()
+    var pipeline: String
+    var cache: String { folder + "/cache" }
+    var first = "", second = ""
+
+    init() throws {
+        pipeline = try basicPipeline(in: folder)
+        first = try build([])
+        second = try build(["--set", "balance.per_class=10"])
+    }
+
+    func build(_ extra: [String]) throws -> String {
+        let r = try CLI.run(["build", "--pipeline", pipeline, "--json"] + extra)
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        return j["version"] as! String
+    }
+
+    @discardableResult
+    func run(_ args: [String]) throws -> CLI.Result { try CLI.run(args + ["--cache", cache]) }
+
+    func json(_ args: [String]) throws -> [String: Any] {
+        let r = try run(args + ["--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
+    }
+}
+
+@Suite("blendset version commands")
+struct VersionCLITests {
+    @Test("build writes a manifest beside the version; versions lists newest first with tags and changes")
+    func versionsAndTags() throws {
+        let t = try TwoVersions()
+        #expect(FileManager.default.fileExists(atPath: t.cache + "/versions/\(t.second).manifest.json"))
+        #expect(try t.run(["tag", "baseline", "latest~1"]).stdout == "tagged \(t.first.prefix(12)) as baseline\n")
+        let list = try t.run(["versions"])
+        #expect(list.status == 0)
+        let lines = list.stdout.split(separator: "\n")
+        #expect(lines[0].hasPrefix("ref") && lines[2].hasPrefix("latest    \(t.second.prefix(12))") && lines[2].hasSuffix("balance.per_class=10"))
+        #expect(lines[3].contains("baseline") && lines[3].hasSuffix("(oldest)"))
+        let j = try t.json(["versions"])
+        let versions = j["versions"] as! [[String: Any]]
+        #expect(versions.map { $0["id"] as! String } == [t.second, t.first])
+        #expect(versions[1]["tags"] as? [String] == ["baseline"] && versions[0]["rows"] as? Int == 66)
+        // Rebuilding the first configuration gives the same id and makes it the latest.
+        #expect(try t.build([]) == t.first)
+        #expect((try t.json(["versions"])["versions"] as! [[String: Any]]).first?["ref"] as? String == "latest")
+        #expect(try t.run(["tag", "baseline", t.second]).status == 64)
+        #expect(try t.run(["tag", "baseline", String(t.second.prefix(8)), "--force"]).stdout.hasPrefix("moved tag baseline"))
+        #expect(try t.run(["tag", "baseline", "--delete"]).status == 0)
+    }
+
+    @Test("manifest: human tables, JSON (as written beside the version), and SVG plots")
+    func manifest() throws {
+        let t = try TwoVersions()
+        let human = try t.run(["manifest", "latest~1"])
+        #expect(human.status == 0, "\(human.stderr)")
+        #expect(human.stdout.hasPrefix("dataset version \(t.first.prefix(12))  (latest~1)"))
+        #expect(human.stdout.contains("  train     20   20       20     60"))
+        #expect(human.stdout.contains("lineage") && human.stdout.contains("per_class=20"))
+        let j = try t.json(["manifest", String(t.second.prefix(10))])
+        #expect((j["version"] as? [String: Any])?["id"] as? String == t.second)
+        let written = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: t.cache + "/versions/\(t.second).manifest.json")))
+        #expect(NSDictionary(dictionary: written as! [String: Any]).isEqual(to: j))
+        let plots = t.folder + "/plots"
+        let p = try t.run(["manifest", "--plots", plots])
+        #expect(p.status == 0 && p.stderr.contains("class-counts.svg"))
+        #expect(try String(contentsOfFile: plots + "/class-counts.svg", encoding: .utf8).hasPrefix("<svg"))
+    }
+
+    @Test("diff: params, keys, per-class deltas and removed rows; --json is stable")
+    func diff() throws {
+        let t = try TwoVersions()
+        let r = try t.run(["diff", "latest~1", "latest"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("balance.per_class: 20 → 10  ◀"))
+        #expect(r.stdout.contains("stage keys: 4 of 7 differ: balance, truncate, onehot, dataset"))
+        #expect(r.stdout.contains("  train  happy    20  10  -10  ◀"))
+        #expect(r.stdout.contains("66 unchanged, 0 changed, 0 added, 30 removed"))
+        #expect(try t.run(["diff"]).stdout == r.stdout)
+        let a = try t.run(["diff", "latest~1", "latest", "--json"]), b = try t.run(["diff", "latest~1", "latest", "--json"])
+        #expect(a.stdout == b.stdout)
+        let j = try JSONSerialization.jsonObject(with: Data(a.stdout.utf8)) as! [String: Any]
+        let rows = j["rows"] as! [[String: Any]]
+        #expect(rows.filter { $0["split"] as? String == "train" }.map { $0["delta"] as! Int } == [-10, -10, -10])
+    }
+
+    @Test("export: npz loads, csv per split, png of a stage's images")
+    func export() throws {
+        let t = try TwoVersions()
+        let npz = t.folder + "/out/d.npz"
+        let r = try t.run(["export", "--format", "npz", "--out", npz])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("rows train 30, val 18, test 18"))
+        let bytes = try readFileBytes(atPath: npz)
+        #expect(bytes.prefix(4) == [0x50, 0x4b, 0x03, 0x04])
+        let csv = try t.run(["export", "latest~1", "--format", "csv", "--out", t.folder + "/csv"])
+        #expect(csv.status == 0)
+        let header = try String(contentsOfFile: t.folder + "/csv/train.csv", encoding: .utf8).prefix { $0 != "\n" }
+        #expect(header.hasSuffix("label,label_name,pixels,onehot_happy,onehot_sad,onehot_neutral"))
+        let png = try t.run(["export", "--format", "png", "--stage", "split", "--rows", "3", "--out", t.folder + "/png"])
+        #expect(png.status == 0, "\(png.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: t.folder + "/png").sorted()
+        #expect(files.count == 4 && files.contains("index.csv"))
+        #expect(try PNGCodec.decode(try readFileBytes(atPath: t.folder + "/png/" + files[0]), source: "png").width == 48)
+    }
+
+    @Test("gc --keep-last 1: bytes freed reported, the kept version loads, build is a no-op")
+    func gc() throws {
+        let t = try TwoVersions()
+        let dry = try t.run(["gc", "--keep-last", "1", "--dry-run"])
+        #expect(dry.status == 0 && dry.stdout.contains("would free") && dry.stdout.contains("would remove 1 version(s)"))
+        let j = try t.json(["gc", "--keep-last", "1"])
+        #expect((j["bytes_freed"] as? Int ?? 0) > 0 && j["kept"] as? [String] == [t.second])
+        #expect(try t.run(["manifest"]).status == 0)
+        #expect(try t.run(["export", "--format", "npz", "--out", t.folder + "/k.npz"]).status == 0)
+        let again = try CLI.run(["build", "--pipeline", t.pipeline, "--set", "balance.per_class=10", "--json"])
+        let stages = (try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as! [String: Any])["stages"] as! [[String: Any]]
+        #expect(stages.allSatisfy { $0["status"] as? String == "cached" })
+        #expect(try t.run(["manifest", t.first]).status == 64)
+    }
+
+    @Test("help is complete for every version command", arguments: ["versions", "tag", "manifest", "diff", "export", "gc"])
+    func help(command: String) throws {
+        let main = try CLI.run(["--help"])
+        #expect(main.stdout.contains("  \(command) "))
+        let h = try CLI.run(["help", command])
+        #expect(h.status == 0 && h.stdout.contains("USAGE: blendset \(command)") && h.stdout.contains("--cache DIR"))
+        #expect(try CLI.run([command, "--help"]).stdout == h.stdout)
+    }
+
+    @Test("usage errors exit 64 with a hint; no versions exits 66")
+    func errors() throws {
+        let t = try TwoVersions()
+        let unknown = try t.run(["manifest", "nope"])
+        #expect(unknown.status == 64 && unknown.stderr.contains("no version 'nope'") && unknown.stderr.contains("See 'blendset help manifest'"))
+        #expect(try t.run(["diff", "latest~5"]).stderr.contains("latest~1 is the oldest"))
+        #expect(try t.run(["tag", "latest"]).status == 64)
+        #expect(try t.run(["export", "--out", "x"]).stderr.contains("--format is required"))
+        #expect(try t.run(["export", "--format", "xls", "--out", "x"]).status == 64)
+        #expect(try t.run(["export", "--format", "png", "--out", "x"]).status == 64)
+        let stage = try t.run(["export", "--format", "png", "--stage", "nope", "--out", t.folder + "/x"])
+        #expect(stage.status == 64 && stage.stderr.contains("its stages: ingest, select"))
+        #expect(try t.run(["gc", "--keep-last", "many"]).status == 64)
+        #expect(try t.run(["diff", "a", "b", "c"]).status == 64)
+        let empty = try CLI.run(["versions", "--cache", t.folder + "/none", "--json"])
+        #expect(empty.status == 0 && empty.stdout.contains("\"versions\": []"))
+        let none = try CLI.run(["manifest", "--cache", t.folder + "/none"])
+        #expect(none.status == 66 && none.stderr.contains("run 'blendset build' first"))
+    }
+}
