@@ -64,7 +64,14 @@ public struct Manifest: Sendable {
             features = []
         }
         (duplicateBasis, duplicates) = Self.duplicateCounts(data)
-        validity = Self.validity(in: data.version)
+        validity = Self.validity(in: data.version).map { v in
+            // Stats objects come back in key order; show them in split and label order.
+            let splitOrder = data.splits, classOrder = data.classes
+            func rank(_ list: [String], _ x: String) -> Int { list.firstIndex(of: x) ?? list.count }
+            var sorted = v
+            sorted.rows.sort { (rank(splitOrder, $0.split), rank(classOrder, $0.className), $0.className) < (rank(splitOrder, $1.split), rank(classOrder, $1.className), $1.className) }
+            return sorted
+        }
         augmentation = data.version.stages.compactMap { s in
             guard s.kind == "augment" || s.kind.hasPrefix("augment") else { return nil }
             return (s.name, Self.parse(s.stats))
@@ -184,6 +191,30 @@ public struct Manifest: Sendable {
         let manifest = Manifest(data, layout: layout)
         try manifest.write(layout: layout)
         return manifest
+    }
+}
+
+extension Manifest {
+    /// Whether a feature carries little class signal in a split: its F is undefined (no
+    /// variance within classes), not significant at p = 0.001, or under 1% of the best
+    /// feature's F (real but negligible next to the others).
+    public static func isWeak(_ f: Double?, best: Double, classCount: Int) -> Bool {
+        guard let f else { return true }
+        return f < criticalF(classCount: classCount) || (best > 0 && f < 0.01 * best)
+    }
+
+    /// F at p = 0.001 for k - 1 numerator degrees of freedom and many rows (χ²₀.₉₉₉(k-1) / (k-1)),
+    /// which is what the datasets here have.
+    static func criticalF(classCount: Int) -> Double {
+        let chi2: [Double] = [10.83, 13.82, 16.27, 18.47, 20.52, 22.46, 24.32, 26.12, 27.88, 29.59]
+        let df = max(1, classCount - 1)
+        return df <= chi2.count ? chi2[df - 1] / Double(df) : 3.0
+    }
+
+    /// The train split's F of each feature (the split the model learns from).
+    public var trainF: [Double?] {
+        let s = splits.firstIndex(of: "train") ?? 0
+        return features.map { $0.bySplit.indices.contains(s) ? $0.bySplit[s]?.anovaF : nil }
     }
 }
 

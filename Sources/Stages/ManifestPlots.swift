@@ -16,8 +16,9 @@ public enum ManifestPlots {
 
     /// Grouped bars: one group per split, one bar per class, with the counts written on them.
     public static func classCounts(_ m: Manifest) -> String {
+        let title = "Rows per split and class — version \(m.version.shortID)"
         let groupWidth = max(60, 28 * m.classes.count + 30), left = 70, top = 50, plotHeight = 260
-        let width = left + groupWidth * m.splits.count + 30, height = top + plotHeight + 60
+        let width = max(left + groupWidth * m.splits.count + 30, 40 + title.count * 9), height = top + plotHeight + 80
         let maxCount = max(1, m.counts.flatMap { $0 }.max() ?? 1)
         let step = niceStep(Double(maxCount) / 5)
         let axisMax = (Double(maxCount) / step).rounded(.up) * step
@@ -49,36 +50,37 @@ public enum ManifestPlots {
     }
 
     /// Small multiples, one panel per feature: the train split's distribution of each
-    /// class (share of the class's rows per bin). Panels whose ANOVA F is low (under 1,
-    /// or under 2% of the best feature's) are greyed: those features carry little signal.
+    /// class (share of the class's rows per bin, on a square-root axis so the tails of
+    /// spiky features show). Panels of features with little class signal
+    /// (`Manifest.isWeak`) are greyed, so they stand out.
     public static func featureDistributions(_ data: VersionDataset, manifest m: Manifest) -> String {
         guard let (values, width) = data.features else { return "" }
         let bySplit = data.rowsBySplit
         let trainIndex = data.splits.firstIndex(of: "train") ?? 0
         let rows = bySplit.indices.contains(trainIndex) && !bySplit[trainIndex].isEmpty ? bySplit[trainIndex] : Array(0..<data.labels.count)
         let splitName = rows.count == data.labels.count && bySplit.count > 1 && bySplit[trainIndex].isEmpty ? "all rows" : data.splits[trainIndex]
-        let columns = min(6, max(1, width)), panelW = 190, panelH = 130, gap = 14, left = 20, top = 70
+        let columns = min(6, max(1, width)), panelW = 190, panelH = 140, gap = 14, left = 20, top = 70
         let panelRows = (width + columns - 1) / columns
         let svgW = left * 2 + columns * panelW + (columns - 1) * gap
         let svgH = top + panelRows * (panelH + gap) + 30
-        let fs = m.features.map { $0.bySplit.indices.contains(trainIndex) ? $0.bySplit[trainIndex]?.anovaF : nil }
+        let fs = m.trainF
         let best = fs.compactMap { $0 }.max() ?? 0
         var s = header(width: svgW, height: svgH, title: "Feature distributions by class (\(splitName)) — version \(m.version.shortID)")
-        s += text(Double(left), 44, "Each panel: share of each class's rows per bin. F = one-way ANOVA across classes; grey panels (F < 1 or < 2% of the best) carry little class signal.", anchor: "start", size: 11, fill: "#555")
+        s += text(Double(left), 44, "Each panel: share of each class's rows per bin (square-root axis). F = one-way ANOVA across classes; grey panels: F not significant at p = 0.001, or under 1% of the best F.", anchor: "start", size: 11, fill: "#555")
         let bins = 30
         for j in 0..<width {
             let px = left + (j % columns) * (panelW + gap), py = top + (j / columns) * (panelH + gap)
             let f = fs.indices.contains(j) ? fs[j] : nil
-            let weak = f == nil || f! < 1 || (best > 0 && f! < 0.02 * best)
+            let weak = Manifest.isWeak(f, best: best, classCount: data.classes.count)
             s += "<g transform=\"translate(\(px),\(py))\">\n"
             s += "<rect x=\"0\" y=\"0\" width=\"\(panelW)\" height=\"\(panelH)\" fill=\"\(weak ? "#eeeeee" : "#ffffff")\" stroke=\"#bbb\"/>\n"
             let name = data.featureNames[j]
-            s += text(6, 14, name.count > 24 ? String(name.prefix(23)) + "…" : name, anchor: "start", size: 11, fill: weak ? "#888" : "#111", bold: !weak)
-            s += text(Double(panelW - 6), 14, f.map { "F=" + formatF($0) } ?? "F=n/a", anchor: "end", size: 10, fill: weak ? "#888" : "#333")
+            s += text(6, 14, name.count > 28 ? String(name.prefix(27)) + "…" : name, anchor: "start", size: 11, fill: weak ? "#888" : "#111", bold: !weak)
+            s += text(6, 27, f.map { "F = " + formatF($0) } ?? "F undefined", anchor: "start", size: 10, fill: weak ? "#888" : "#333")
             let column = DatasetStatistics.column(values, width: width, feature: j, rows: rows)
             let lo = Double(column.min() ?? 0), hi = Double(column.max() ?? 0)
             let span = hi > lo ? hi - lo : 1
-            let plotX = 8.0, plotY = 22.0, plotW = Double(panelW - 16), plotH = Double(panelH - 40)
+            let plotX = 8.0, plotY = 34.0, plotW = Double(panelW - 16), plotH = Double(panelH - 52)
             var shares: [[Double]] = []
             for c in data.classes.indices {
                 var h = [Double](repeating: 0, count: bins)
@@ -87,7 +89,7 @@ public enum ManifestPlots {
                     let b = min(bins - 1, max(0, Int((Double(values[r * width + j]) - lo) / span * Double(bins))))
                     h[b] += 1; n += 1
                 }
-                shares.append(n > 0 ? h.map { $0 / Double(n) } : h)
+                shares.append(n > 0 ? h.map { ($0 / Double(n)).squareRoot() } : h)
             }
             let top = max(1e-9, shares.flatMap { $0 }.max() ?? 1)
             for (c, h) in shares.enumerated() {

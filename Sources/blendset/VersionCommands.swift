@@ -214,19 +214,19 @@ func renderManifest(_ m: Manifest, tags: [String], ref: String?) -> String {
     out.append(indent(renderTable(grid, rightAligned: Set(1...(m.classes.count + 1)))))
     if !m.features.isEmpty {
         out.append("")
-        let best = m.features.compactMap { $0.bySplit.first??.anovaF }.max() ?? 0
-        out.append("features: statistics per split (population std); F = one-way ANOVA across classes, ◀ = little class signal")
-        var header = ["feature"]
-        for s in m.splits { header += ["\(s) min", "max", "mean", "std", "F"] }
-        var rows = [header]
-        for f in m.features {
-            var r = [f.name]
-            for s in f.bySplit { r += [fmt(s?.min), fmt(s?.max), fmt(s?.mean), fmt(s?.std), fmt(s?.anovaF)] }
-            let train = f.bySplit.first ?? nil
-            let weak = train?.anovaF == nil || train!.anovaF! < 1 || (best > 0 && train!.anovaF! < 0.02 * best)
-            rows.append(r + [weak ? "◀" : ""])
+        let trainF = m.trainF
+        let best = trainF.compactMap { $0 }.max() ?? 0
+        out.append("features per split (std is the population std; F = one-way ANOVA across classes, '-' when undefined;")
+        out.append("◀ = little class signal in train: F not significant at p = 0.001 or under 1% of the best). --json has every figure.")
+        var header = ["feature", "train min", "max", "mean", "std", "F"]
+        for s in m.splits.dropFirst() { header += ["\(s) mean", "std", "F"] }
+        var rows = [header + [""]]
+        for (j, f) in m.features.enumerated() {
+            let t = f.bySplit.first ?? nil
+            var r = [f.name, fmt(t?.min), fmt(t?.max), fmt(t?.mean), fmt(t?.std), fmt(t?.anovaF)]
+            for s in f.bySplit.dropFirst() { r += [fmt(s?.mean), fmt(s?.std), fmt(s?.anovaF)] }
+            rows.append(r + [Manifest.isWeak(trainF[j], best: best, classCount: m.classes.count) ? "◀" : ""])
         }
-        rows[0].append("")
         out.append(indent(renderMarked(rows, rightAligned: Set(1..<header.count))))
     }
     out.append("")
@@ -244,7 +244,7 @@ func renderManifest(_ m: Manifest, tags: [String], ref: String?) -> String {
     }
     for a in m.augmentation {
         out.append("")
-        out.append("augmentation (stage '\(a.stage)'): \(a.stats.canonical)")
+        out.append(renderStageStats("augmentation (stage '\(a.stage)')", a.stats, classes: m.classes))
     }
     out.append("")
     out.append("lineage")
@@ -268,6 +268,31 @@ func renderManifest(_ m: Manifest, tags: [String], ref: String?) -> String {
 func renderMarked(_ rows: [[String]], rightAligned: Set<Int>) -> String {
     guard rows.dropFirst().allSatisfy({ $0.last?.isEmpty ?? true }) else { return renderTable(rows, rightAligned: rightAligned) }
     return renderTable(rows.map { Array($0.dropLast()) }, rightAligned: rightAligned)
+}
+
+/// A stage's stats for people: scalars as `key value` lines, an object of per-class
+/// figures as a table (rows in label order), warnings last.
+func renderStageStats(_ title: String, _ stats: JSONValue, classes: [String]) -> String {
+    var out = [title]
+    var tables: [String] = []
+    var warnings: [String] = []
+    for (key, value) in stats.objectValue ?? [] {
+        if key == "warnings", let list = value.arrayValue {
+            warnings += list.compactMap(\.stringValue)
+        } else if let perClass = value.objectValue, !perClass.isEmpty, perClass.allSatisfy({ $0.value.objectValue != nil }) {
+            var columns: [String] = []
+            for (_, figures) in perClass { for (k, v) in figures.objectValue! where v.doubleValue != nil && !columns.contains(k) { columns.append(k) } }
+            let ordered = perClass.sorted { (classes.firstIndex(of: $0.key) ?? Int.max, $0.key) < (classes.firstIndex(of: $1.key) ?? Int.max, $1.key) }
+            var grid = [[key] + columns]
+            for (name, figures) in ordered { grid.append([name] + columns.map { figures[$0]?.canonical ?? "-" }) }
+            tables.append(indent(renderTable(grid, rightAligned: Set(1...max(1, columns.count)))))
+        } else {
+            out.append("  \(key): \(abbreviate(value.canonical, 100))")
+        }
+    }
+    out += tables
+    out += warnings.map { "  warning: \($0)" }
+    return out.joined(separator: "\n")
 }
 
 func indent(_ s: String) -> String { s.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") }
