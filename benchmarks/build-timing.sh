@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-cold}; runs=${2:-5}; shift $(( $# >= 2 ? 2 : $# ))
+# Extra arguments go to `blendset build`, e.g. --pipeline benchmarks/pipeline-no-faces.json.
 bin=.build/release/blendset
 [ -x "$bin" ] || swift build -c release --product blendset >/dev/null
 cache=$(mktemp -d /tmp/blendset-bench-cache.XXXXXX)
