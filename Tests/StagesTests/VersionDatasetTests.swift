@@ -152,7 +152,7 @@ struct ManifestTests {
             #expect(XMLParser(data: Data(svg.utf8)).parse(), "\(name) is not well-formed XML")
             #endif
         }
-        #expect(files[1].svg.contains(">a</text>") && files[1].svg.contains("F="))
+        #expect(files[1].svg.contains(">a</text>") && files[1].svg.contains("F = "))
     }
 }
 
