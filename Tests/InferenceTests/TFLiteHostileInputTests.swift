@@ -6,6 +6,14 @@ import Testing
 @Suite struct TFLiteHostileInputTests {
     static let bundleBytes: [UInt8] = (try? TFLiteSharedFiles.bytes(TFLiteSharedFiles.bundle)) ?? []
 
+    /// How many random corruptions to try. Unoptimised builds plan and run models about a
+    /// hundred times slower, so they try fewer; release runs do the full sweep.
+    #if DEBUG
+    static let flips = (bundle: 40, blendshapes: 40, detector: 6)
+    #else
+    static let flips = (bundle: 300, blendshapes: 400, detector: 40)
+    #endif
+
     static func entry(_ name: String) -> [UInt8] {
         (try? TaskBundle(bytes: bundleBytes, source: "bundle").entry(named: name)) ?? []
     }
@@ -45,7 +53,7 @@ import Testing
     @Test func bitFlippedBundlesNeverCrash() {
         var rng = TFLiteTestRandom(state: 42)
         let bytes = Self.bundleBytes
-        for _ in 0 ..< 300 {
+        for _ in 0 ..< Self.flips.bundle {
             var flipped = bytes
             // Flip bits in the directory region mostly: that is where structure lives.
             let at = rng.next() % 2 == 0 ? Int(rng.next() % UInt64(bytes.count)) : bytes.count - 1 - Int(rng.next() % 600)
@@ -105,7 +113,7 @@ import Testing
 
     /// Bit flips anywhere in the (small) blendshape model and in the structural head of the
     /// detector: any outcome but a crash is acceptable; most are errors.
-    @Test(arguments: [("face_blendshapes.tflite", 400), ("face_detector.tflite", 25)])
+    @Test(arguments: [("face_blendshapes.tflite", Self.flips.blendshapes), ("face_detector.tflite", Self.flips.detector)])
     func bitFlippedModelsNeverCrash(_ name: String, _ count: Int) {
         let bytes = Self.entry(name)
         var rng = TFLiteTestRandom(state: UInt64(name.utf8.count))
