@@ -53,6 +53,16 @@ public struct DatasetDiff: Sendable {
         }
     }
 
+    /// A numeric figure a stage reports in its stats that differs between the versions,
+    /// e.g. `balance` `classes.sad.received` or `landmarks` `validity.train.sad.rate`.
+    public struct StatChange: Sendable, Equatable {
+        public var stage: String
+        /// Dotted path into the stage's stats.
+        public var path: String
+        public var old: Double?
+        public var new: Double?
+    }
+
     public var old: DatasetVersion
     public var new: DatasetVersion
     public var parameters: [ParameterChange]
@@ -68,6 +78,7 @@ public struct DatasetDiff: Sendable {
     public var duplicateBasis: String?
     public var duplicates: [DuplicateCount]
     public var stageDuplicates: [StageDuplicates]
+    public var stageStats: [StatChange]
 
     public var identical: Bool { old.id == new.id }
 
@@ -103,6 +114,34 @@ public struct DatasetDiff: Sendable {
             DuplicateCount(split: splitNames[s], old: s < ma.counts.count ? ma.counts[s] : 0, new: s < mb.counts.count ? mb.counts[s] : 0)
         }
         stageDuplicates = Self.stageDuplicates(a.version, b.version)
+        stageStats = Self.statChanges(a.version, b.version)
+    }
+
+    /// Stats that describe the cache or the run rather than the data; they differ between
+    /// identical datasets, so they are not compared.
+    static let runDependentStats: Set<String> = ["memo_hits", "extracted", "warnings", "seconds"]
+
+    /// Numeric leaves of every stage's stats, compared between stages of the same name.
+    static func statChanges(_ a: DatasetVersion, _ b: DatasetVersion) -> [StatChange] {
+        func leaves(_ v: JSONValue, _ prefix: String, into out: inout [(String, Double)]) {
+            if let members = v.objectValue {
+                for (k, x) in members where !runDependentStats.contains(k) { leaves(x, prefix.isEmpty ? k : prefix + "." + k, into: &out) }
+            } else if let d = v.doubleValue {
+                out.append((prefix, d))
+            }
+        }
+        var out: [StatChange] = []
+        for x in a.stages {
+            guard let y = b.stage(x.name), x.kind == y.kind else { continue }
+            var la: [(String, Double)] = [], lb: [(String, Double)] = []
+            leaves(Manifest.parse(x.stats), "", into: &la)
+            leaves(Manifest.parse(y.stats), "", into: &lb)
+            let mb = Dictionary(lb, uniquingKeysWith: { f, _ in f })
+            let ma = Dictionary(la, uniquingKeysWith: { f, _ in f })
+            for (path, v) in la where mb[path] != v { out.append(StatChange(stage: x.name, path: path, old: v, new: mb[path])) }
+            for (path, v) in lb where ma[path] == nil { out.append(StatChange(stage: x.name, path: path, old: nil, new: v)) }
+        }
+        return out
     }
 
     // MARK: pipeline
@@ -288,11 +327,16 @@ public struct DatasetDiff: Sendable {
             ("basis", duplicateBasis.map { .string($0) } ?? .null),
             ("splits", .array(duplicateSplits)), ("stages", .array(duplicateStages)),
         ])
+        let statList: [JSONValue] = stageStats.map { c in
+            .object([("stage", .string(c.stage)), ("path", .string(c.path)),
+                     ("a", c.old.map { .number($0) } ?? .null), ("b", c.new.map { .number($0) } ?? .null)])
+        }
         return .object([
             ("diff_version", .int(Self.formatVersion)),
             ("a", ref(old)), ("b", ref(new)), ("identical", .bool(identical)),
             ("params", .array(params)), ("stages", .array(stageList)), ("rows", .array(rows)),
             ("items", itemsJSON), ("labels", labels), ("features", featuresJSON), ("duplicates", duplicatesJSON),
+            ("stage_stats", .array(statList)),
         ])
     }
 }

@@ -328,6 +328,8 @@ let diffCommand = CommandSpec(
         return 0
     })
 
+func fmtStat(_ d: Double) -> String { d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(format: "%.4g", d) }
+
 func signed(_ n: Int) -> String { n > 0 ? "+\(n)" : String(n) }
 func signed(_ d: Double?) -> String {
     guard let d else { return "-" }
@@ -399,6 +401,17 @@ func renderDiff(_ d: DatasetDiff, refs: [String]) -> String {
         func text(_ p: (before: Int, after: Int)?) -> String { p.map { "\($0.before) → \($0.after)" } ?? "-" }
         let changed = s.old?.after != s.new?.after || s.old?.before != s.new?.before
         out.append("  stage \(s.stage) reports \(s.column) duplicates before → after: A \(text(s.old)), B \(text(s.new))" + (changed ? "  \(mark)" : ""))
+    }
+    if !d.stageStats.isEmpty {
+        out.append("")
+        out.append("stage statistics that differ (\(d.stageStats.count))")
+        var g = [["stage", "figure", "A", "B", "Δ"]]
+        for c in d.stageStats.prefix(40) {
+            let delta = c.old.flatMap { o in c.new.map { $0 - o } }
+            g.append([c.stage, c.path, c.old.map { fmtStat($0) } ?? "-", c.new.map { fmtStat($0) } ?? "-", delta.map { ($0 > 0 ? "+" : "") + fmtStat($0) } ?? "-"])
+        }
+        out.append(indent(renderTable(g, rightAligned: [2, 3, 4])))
+        if d.stageStats.count > 40 { out.append("  … \(d.stageStats.count - 40) more (see --json)") }
     }
     out.append("")
     let added = d.newFeatures.filter { !d.oldFeatures.contains($0) }, removed = d.oldFeatures.filter { !d.newFeatures.contains($0) }

@@ -196,6 +196,10 @@ struct DiffTests {
         #expect(d.counts.filter { $0.split != "train" }.allSatisfy { $0.old == $0.new })
         #expect(d.items.matchedBy == ["item_id", "balance_copy"])
         #expect(d.items.removed == 30 && d.items.added == 0 && d.items.changed == 0 && d.items.unchanged == 66)
+        // The balance stage's own per-class figures, read generically from its stats.
+        let received = d.stageStats.filter { $0.stage == "balance" && $0.path.hasSuffix(".received") }
+        #expect(received.map(\.path) == ["classes.happy.received", "classes.sad.received", "classes.neutral.received"])
+        #expect(received.allSatisfy { $0.old == 20 && $0.new == 10 })
     }
 
     @Test("identical versions differ in nothing; a relabelled class is counted")
