@@ -42,7 +42,6 @@ public struct IngestStage: Stage {
         if isDirectory.boolValue {
             images = try readFolder(context)
         } else {
-            context.progress(done: 0, total: 1, unit: "files")
             let csv = try FER2013CSV.read(path: source, onBadRow: onBadRow)
             let side = FER2013CSV.imageSide
             images = IngestedImages(
@@ -85,7 +84,6 @@ public struct IngestStage: Stage {
             ("skipped_examples", .array(images.skipped.prefix(10).map { .string($0) })),
             ("by_usage", .object(perUsage)),
         ])
-        context.progress(done: 1, total: 1, unit: "files")
         let imageSet = ImageSet(offsets: images.offsets, bytes: images.pixels)
         return StageResult(artifacts: [tableArtifact: table.encoded(), imagesArtifact: try imageSet.encoded()], rowsIn: n + images.skipped.count, rowsOut: n, stats: stats)
     }

@@ -300,3 +300,36 @@ struct InterruptedBuildTests {
         #expect(a.status == 0 && a.stdout == b.stdout)
     }
 }
+
+@Suite("extract")
+struct ExtractTests {
+    @Test("one line per row in input order; empty scores without a face; identical bytes for --jobs 1 and 2")
+    func extract() throws {
+        let dir = CLI.folder()
+        let model = URL(fileURLWithPath: "../shared/models/face_landmarker.task").standardizedFileURL.path
+        let one = try CLI.run(["extract", "--model", model, "--input", CLI.fixture, "--rows", "20-59", "--jobs", "1", "--out", dir + "/one.csv"])
+        let two = try CLI.run(["extract", "--model", model, "--input", CLI.fixture, "--rows", "20-59", "--jobs", "2", "--out", dir + "/two.csv"])
+        #expect(one.status == 0 && two.status == 0, "\(one.stderr)")
+        let a = try String(contentsOfFile: dir + "/one.csv", encoding: .utf8), b = try String(contentsOfFile: dir + "/two.csv", encoding: .utf8)
+        #expect(a == b)
+        let lines = a.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(lines.count == 41)
+        #expect(lines[0].hasPrefix("row,detected,_neutral,browDownLeft,"))
+        #expect(lines[0].split(separator: ",").count == 54)
+        #expect(lines.dropFirst().map { Int($0.split(separator: ",")[0])! } == Array(20...59))
+        for line in lines.dropFirst() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            #expect(fields.count == 54)
+            #expect(fields[1] == "1" ? fields[2...].allSatisfy { Float($0) != nil } : fields[2...].allSatisfy(\.isEmpty))
+        }
+        #expect(two.stderr.contains("40 images"))
+    }
+
+    @Test("a missing model or bad --rows is a clear error")
+    func errors() throws {
+        let r = try CLI.run(["extract", "--model", "/nope.task", "--input", CLI.fixture, "--out", "/tmp/x.csv"])
+        #expect(r.status == 66 && r.stderr.contains("/nope.task"))
+        #expect(try CLI.run(["extract", "--input", CLI.fixture, "--out", "/tmp/x.csv", "--rows", "9-3"]).status == 64)
+        #expect(try CLI.run(["extract", "--input", CLI.fixture]).status == 64)
+    }
+}
