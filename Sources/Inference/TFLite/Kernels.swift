@@ -154,8 +154,8 @@ func copySpan(_ src: UnsafePointer<Float>?, _ dst: UnsafeMutablePointer<Float>, 
     }
 }
 
-/// Depthwise convolution, vectorised over channels. `weights` is [kH][kW][outC], `bias`
-/// has outC entries (both padded by 8 so the channel tail can use full vectors).
+/// Depthwise convolution, vectorised over channels. `weights` is [kH][kW][outC] and `bias`
+/// has outC entries, both with slack: the partial channel group reads whole vectors.
 struct DepthwiseKernel {
     let g: WindowGeometry
     let multiplier: Int
