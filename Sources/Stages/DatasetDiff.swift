@@ -186,7 +186,22 @@ public struct DatasetDiff: Sendable {
         var used: [String: Int] = [:]
         var examples: [String: [String]] = ["added": [], "removed": [], "changed": []]
         func note(_ kind: String, _ id: String) {
-            if examples[kind]!.count < 5 { examples[kind]!.append(id.replacingOccurrences(of: "\u{1F}", with: "/")) }
+            if examples[kind]!.count < 5 { examples[kind]!.append(readable(id)) }
+        }
+        // "item_id" alone for an original row; "#copy" and "+augmentation" only when present.
+        let names = a.provenanceColumns
+        func readable(_ id: String) -> String {
+            var out = ""
+            for (name, part) in zip(names, id.split(separator: "\u{1F}", omittingEmptySubsequences: false)) where !part.isEmpty {
+                switch name {
+                case ColumnName.itemID: out += part
+                case ColumnName.balanceCopy: if part != "0" { out += "#" + part }
+                case "augment_recipe": out += " +aug(" + part + ")"
+                case "augment_seed", "augment_source": break
+                default: out += " " + part
+                }
+            }
+            return out
         }
         let fa = a.features, fb = b.features
         let sameFeatures = a.featureNames == b.featureNames

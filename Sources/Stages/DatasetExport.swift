@@ -118,7 +118,9 @@ public enum DatasetExport {
     /// The images of an image-carrying stage as PNG files named
     /// `<row>-<label or emotion>-<item id>.png`, with an `index.csv` that maps file names
     /// to rows. `rows` limits how many are written (in row order).
-    public static func png(stage: DatasetVersion.StageEntry, of version: DatasetVersion, layout: CacheLayout, rows limit: Int) throws -> [(name: String, bytes: [UInt8])] {
+    /// With `augmentedOnly`, only rows made by augmentation (a non-empty `augment_recipe`).
+    public static func png(stage: DatasetVersion.StageEntry, of version: DatasetVersion, layout: CacheLayout, rows limit: Int,
+                           augmentedOnly: Bool = false) throws -> [(name: String, bytes: [UInt8])] {
         guard stage.artifacts[imagesArtifact] != nil else {
             let carrying = version.stages.filter { $0.artifacts[imagesArtifact] != nil }.map(\.name)
             throw VersionError.unsupported("stage '\(stage.name)' of version \(version.shortID) carries no images; stages with images: \(carrying.isEmpty ? "none" : carrying.joined(separator: ", "))")
@@ -136,11 +138,18 @@ public enum DatasetExport {
         let labels = try? t.int32(ColumnName.label)
         let emotions = try? t.int32(ColumnName.emotion)
         let splits = try? t.int32(ColumnName.split)
-        let count = min(limit, t.rowCount)
         let digits = String(max(0, t.rowCount - 1)).count
         var files: [(String, [UInt8])] = []
-        var index_csv = "row,file,item_id,split,label,width,height,channels\n"
-        for r in 0..<count {
+        let recipes = try? t.strings(ColumnName.augmentRecipe)
+        var selected = Array(0..<t.rowCount)
+        if augmentedOnly {
+            guard let recipes else {
+                throw VersionError.unsupported("stage '\(stage.name)' has no '\(ColumnName.augmentRecipe)' column, so it has no augmented rows to pick; drop --augmented or pick the augment stage")
+            }
+            selected = selected.filter { !recipes[$0].isEmpty }
+        }
+        var index_csv = "row,file,item_id,split,label,width,height,channels,augment_recipe\n"
+        for r in selected.prefix(limit) {
             var what = ""
             if let labels, classes.indices.contains(Int(labels[r])) { what = classes[Int(labels[r])] }
             else if let emotions, Emotion.names.indices.contains(Int(emotions[r])) { what = Emotion.names[Int(emotions[r])] }
@@ -151,7 +160,7 @@ public enum DatasetExport {
             let image = PixelImage(width: Int(w[r]), height: Int(h[r]), channels: Int(c[r]), pixels: pixels)
             files.append((name, try PNGCodec.encode(image)))
             let split = splits.map { Split(rawValue: $0[r])?.name ?? String($0[r]) } ?? ""
-            index_csv += "\(r),\(name),\(csvField(ids[r])),\(split),\(what),\(w[r]),\(h[r]),\(c[r])\n"
+            index_csv += "\(r),\(name),\(csvField(ids[r])),\(split),\(what),\(w[r]),\(h[r]),\(c[r]),\(csvField(recipes?[r] ?? ""))\n"
         }
         files.append(("index.csv", Array(index_csv.utf8)))
         return files

@@ -250,7 +250,8 @@ func renderManifest(_ m: Manifest, tags: [String], ref: String?) -> String {
     out.append("lineage")
     var lineage = [["stage", "kind", "key", "rows in", "rows out", "seconds", "params"]]
     for l in m.lineage {
-        let params = (l.parameters.objectValue ?? []).map { "\($0.key)=\(abbreviate($0.value.canonical))" }.joined(separator: " ")
+        // Long parameter lists (augment has ~20) are cut; --json has them all.
+        let params = abbreviate((l.parameters.objectValue ?? []).map { "\($0.key)=\(abbreviate($0.value.canonical, 40))" }.joined(separator: " "), 100)
         lineage.append([l.stage.name, l.stage.kind, String(l.stage.key.hex.prefix(12)), l.stage.rowsIn.map(String.init) ?? "-",
                         l.stage.rowsOut.map(String.init) ?? "-", l.stage.seconds.map { String(format: "%.2f", $0) } ?? "-", params])
     }
@@ -441,7 +442,7 @@ func renderDiff(_ d: DatasetDiff, refs: [String]) -> String {
 let exportCommand = CommandSpec(
     name: "export",
     summary: "write a dataset version as NumPy .npz, CSV, or a stage's images as PNG",
-    usage: "blendset export [VERSION] --format npz|csv|png --out PATH [--stage STAGE] [--rows N] [--cache DIR] [--pipeline FILE]",
+    usage: "blendset export [VERSION] --format npz|csv|png --out PATH [--stage STAGE] [--rows N] [--augmented] [--cache DIR] [--pipeline FILE]",
     details: """
         VERSION defaults to latest.
           npz  --out FILE.npz: X_train, y_train, X_val, y_val, X_test, y_test, feature_names and
@@ -451,7 +452,8 @@ let exportCommand = CommandSpec(
           csv  --out DIR: train.csv, val.csv, test.csv with a header: provenance, label, label_name,
                one column per feature (or a 'pixels' column), onehot_<class>.
           png  --out DIR --stage STAGE: the images of an image-carrying stage (e.g. augment) as PNG
-               files <row>-<class>-<item>.png, plus index.csv; --rows N limits them (default 100).
+               files <row>-<class>-<item>.png, plus index.csv (with each row's augmentation recipe);
+               --rows N limits them (default 100), --augmented keeps only augmented rows.
         Files are written atomically.
         """,
     options: versionCacheOptions + [
@@ -459,14 +461,15 @@ let exportCommand = CommandSpec(
         OptionSpec(name: "--out", valueName: "PATH", help: "the .npz file, or the folder for csv and png"),
         OptionSpec(name: "--stage", valueName: "STAGE", help: "png: the stage whose images to write"),
         OptionSpec(name: "--rows", valueName: "N", help: "png: how many images (default 100)"),
+        OptionSpec(name: "--augmented", help: "png: only rows made by augmentation"),
     ],
     positionals: 0...1,
     run: versionCommand("export") { args in
         guard let format = args.value("--format") else { throw UsageError(message: "--format is required (npz, csv or png)", command: "export") }
         guard ["npz", "csv", "png"].contains(format) else { throw UsageError(message: "--format expects npz, csv or png, found '\(format)'", command: "export") }
         guard let out = args.value("--out") else { throw UsageError(message: "--out is required (a .npz file for npz, a folder for csv and png)", command: "export") }
-        if format != "png" && (args.value("--stage") != nil || args.value("--rows") != nil) {
-            throw UsageError(message: "--stage and --rows apply to --format png only", command: "export")
+        if format != "png" && (args.value("--stage") != nil || args.value("--rows") != nil || args.flag("--augmented")) {
+            throw UsageError(message: "--stage, --rows and --augmented apply to --format png only", command: "export")
         }
         if format == "png" && args.value("--stage") == nil {
             throw UsageError(message: "--format png needs --stage STAGE (a stage with images, e.g. ingest or augment)", command: "export")
@@ -492,7 +495,7 @@ let exportCommand = CommandSpec(
                 throw VersionError.unknownStage(stage: name, version: version.shortID, stages: version.stages.map(\.name))
             }
             let rows = try args.int("--rows", in: 1...10_000_000, command: "export") ?? 100
-            let files = try DatasetExport.png(stage: stage, of: version, layout: layout, rows: rows)
+            let files = try DatasetExport.png(stage: stage, of: version, layout: layout, rows: rows, augmentedOnly: args.flag("--augmented"))
             for (file, bytes) in files { try AtomicFile.write(bytes, to: out + "/" + file) }
             print("wrote \(files.count - 1) PNG image(s) of stage '\(name)' and index.csv to \(out)")
         }

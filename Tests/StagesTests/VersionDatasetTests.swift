@@ -198,7 +198,7 @@ struct DiffTests {
         #expect(d.items.removed == 30 && d.items.added == 0 && d.items.changed == 0 && d.items.unchanged == 66)
         // The balance stage's own per-class figures, read generically from its stats.
         let received = d.stageStats.filter { $0.stage == "balance" && $0.path.hasSuffix(".received") }
-        #expect(received.map(\.path) == ["classes.happy.received", "classes.sad.received", "classes.neutral.received"])
+        #expect(received.map(\.path) == ["classes.happy.received", "classes.neutral.received", "classes.sad.received"])
         #expect(received.allSatisfy { $0.old == 20 && $0.new == 10 })
     }
 
@@ -302,6 +302,8 @@ struct ExportTests {
         let index = Int(try table.int32(ColumnName.imageIndex)[0])
         #expect(image.pixels == Array(try b.images("balance").pixels(index)))
         #expect(files[0].name.hasPrefix("0-happy-") || files[0].name.hasPrefix("00-happy-"))
+        // No augment stage: --augmented has nothing to pick from, and says so.
+        #expect(throws: VersionError.self) { try DatasetExport.png(stage: v.stage("balance")!, of: v, layout: b.layout, rows: 4, augmentedOnly: true) }
         // With features, the dataset stage drops the images.
         let f = try BuiltPipeline(featurePipelineJSON, registry: testStages).report.version
         #expect(throws: VersionError.self) { try DatasetExport.png(stage: f.stage("dataset")!, of: f, layout: b.layout, rows: 1) }
