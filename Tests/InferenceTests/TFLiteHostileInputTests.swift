@@ -111,6 +111,50 @@ import Testing
         }
     }
 
+    /// Single-operator models with random shapes, options and constant operands: planning
+    /// either refuses them with a `ModelError` or they run; nothing traps.
+    @Test func randomOperatorsPlanOrFailCleanly() {
+        var rng = TFLiteTestRandom(state: 99)
+        let codes = [TFLiteOpCode.conv, TFLiteOpCode.depthwise, TFLiteOpCode.maxPool, TFLiteOpCode.add, TFLiteOpCode.mul,
+                     TFLiteOpCode.prelu, TFLiteOpCode.pad, TFLiteOpCode.reshape, TFLiteOpCode.concatenation,
+                     TFLiteOpCode.transpose, TFLiteOpCode.stridedSlice, TFLiteOpCode.mean, TFLiteOpCode.sum,
+                     TFLiteOpCode.neg, TFLiteOpCode.dequantize]
+        func dim() -> Int { [0, 1, 1, 2, 3, 5, 8][Int(rng.next() % 7)] }
+        func shape() -> [Int] { (0 ..< Int(rng.next() % 5)).map { _ in dim() } }
+        func small() -> Int32 { Int32(Int(rng.next() % 9) - 3) }
+        var planned = 0
+        for round in 0 ..< 600 {
+            var m = TFLiteTinyModel()
+            let x = m.tensor(shape().isEmpty ? [1] : shape())
+            var inputs = [x]
+            for _ in 0 ..< Int(rng.next() % 4) {
+                let s = shape()
+                switch rng.next() % 3 {
+                case 0: inputs.append(m.constant(s, rng.floats(s.reduce(1, *))))
+                case 1: inputs.append(m.ints(s, (0 ..< s.reduce(1, *)).map { _ in small() }))
+                default: inputs.append(m.float16Constant(s, (0 ..< s.reduce(1, *)).map { _ in UInt16(truncatingIfNeeded: rng.next()) }))
+                }
+            }
+            if rng.next() % 5 == 0 { inputs.append(-1) }
+            // Half the time the output has the input's shape, so element-wise ops can plan.
+            let y = m.tensor(rng.next() % 2 == 0 ? m.tensors[x].shape : shape())
+            let options: [TFLiteFlatField?] = (0 ..< 7).map { _ in
+                rng.next() % 2 == 0 ? .int32(small()) : .int8(Int8(truncatingIfNeeded: small()))
+            }
+            m.op(codes[round % codes.count], inputs, [y], optionsType: UInt8(rng.next() % 40), options)
+            m.inputs = [x]; m.outputs = [y]
+            do throws(ModelError) {
+                let interpreter = try Interpreter(model: try TFLiteModel(bytes: m.bytes(), name: "random-op.tflite"))
+                _ = try interpreter.run([Float](repeating: 0.5, count: interpreter.inputShape.reduce(1, *)))
+                planned += 1
+            } catch {
+                #expect(!error.description.isEmpty)
+            }
+        }
+        print("random operators: \(planned) of 600 planned and ran")
+        #expect(planned > 0 && planned < 600)
+    }
+
     /// Bit flips anywhere in the (small) blendshape model and in the structural head of the
     /// detector: any outcome but a crash is acceptable; most are errors.
     @Test(arguments: [("face_blendshapes.tflite", Self.flips.blendshapes), ("face_detector.tflite", Self.flips.detector)])
