@@ -49,7 +49,10 @@ let buildCommand = CommandSpec(
         let builder = ws.builder
         let report = try builder.build(observer: ProgressPrinter(), wait: !args.flag("--no-wait"))
         // The manifest copy beside the version record (see 'blendset manifest').
-        try Manifest.record(report.version, layout: builder.layout)
+        // A version id fixes the dataset, so an existing manifest is already right.
+        if !FileManager.default.fileExists(atPath: VersionStore(layout: builder.layout).manifestPath(report.version.id)) {
+            try Manifest.record(report.version, layout: builder.layout)
+        }
         if json {
             let stages = JSONValue.array(report.stages.map { s in
                 .object([
