@@ -22,15 +22,17 @@ let package = Package(
         .target(name: "Formats", dependencies: ["CZstd", "CPNG"], swiftSettings: numericSettings),
         .target(name: "Pipeline", dependencies: ["Formats"]),
         .target(name: "Inference", swiftSettings: numericSettings),
-        .target(name: "Stages", dependencies: ["Pipeline", "Formats", "Inference"]),
-        .executableTarget(name: "blendset", dependencies: ["Stages", "Pipeline", "Formats", "Inference"]),
+        .target(name: "Learning", dependencies: ["Formats"], swiftSettings: numericSettings),
+        .target(name: "Stages", dependencies: ["Pipeline", "Formats", "Inference", "Learning"]),
+        .executableTarget(name: "blendset", dependencies: ["Stages", "Pipeline", "Formats", "Inference", "Learning"]),
         // Release-mode benchmarks whose figures go in BENCHMARKS.md (never timed in tests).
         .executableTarget(name: "blendset-bench", dependencies: ["Formats", "Inference"], swiftSettings: numericSettings),
         .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Formats"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"]),
-        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Formats"]),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Formats", "Learning"]),
         .testTarget(name: "CLITests", dependencies: ["Formats"]),
+        .testTarget(name: "LearningTests", dependencies: ["Learning"]),
     ],
     swiftLanguageModes: [.v6]
 )
