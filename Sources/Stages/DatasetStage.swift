@@ -58,4 +58,5 @@ public struct DatasetStage: Stage {
 public let standardStages = StageRegistry([
     IngestStage.self, SelectStage.self, SplitStage.self, LandmarksStage.self, BlendshapesStage.self,
     AugmentStage.self, BalanceStage.self, TruncateStage.self, OneHotStage.self, DatasetStage.self,
+    TrainStage.self,
 ])
