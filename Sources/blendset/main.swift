@@ -15,6 +15,7 @@ enum ExitCode {
 }
 
 let commands: [CommandSpec] = [buildCommand, statusCommand, dagCommand, showCommand, extractCommand] + versionCommands
+    + trainCommands
 
 func mainHelp() -> String {
     let width = commands.map(\.name.count).max() ?? 0
