@@ -115,6 +115,8 @@ public struct RunRecordStore: Sendable {
     }
 
     public func setHead(_ stage: String, _ key: ContentDigest) throws(PipelineError) {
+        // Unchanged heads are not rewritten: a no-op build then writes (and syncs) nothing.
+        if head(stage) == key { return }
         do { try AtomicFile.write(Array((key.hex + "\n").utf8), to: layout.head(stage)) } catch { throw PipelineError(error) }
     }
 }
