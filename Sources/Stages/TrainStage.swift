@@ -11,7 +11,7 @@ import Pipeline
 /// thread count is not, because the trainer's results do not depend on it.
 public struct TrainStage: Stage {
     public static let kind = "train"
-    public static let version = 1
+    public static let version = 2
     public static let summary = "train a small LSTM or MLP classifier on the dataset; metrics, curves, confusion matrix, model"
     public static let inputCount = 1...1
     public static let parameters: [ParameterSpec] = [
@@ -140,9 +140,17 @@ public struct TrainStage: Stage {
             }
             data[s] = LabeledData(features: f, labels: l)
         }
-        guard let train = data[.train], train.count > 0 else { throw stageError(context, "the train split is empty; check the split and balance stages") }
-        guard let test = data[.test], test.count > 0 else { throw stageError(context, "the test split is empty; check the split stage") }
-        let val = data[.val]!
+        let train = data[.train]!, val = data[.val]!, test = data[.test]!
+        // A degenerate dataset (e.g. a tiny or filtered source) is still a dataset: the build
+        // succeeds with a warning and empty metrics instead of failing at the last stage.
+        guard train.count > 0 else {
+            context.warn("the train split is empty: nothing to train, so no model; check the split and balance stages")
+            let empty = JSONValue.object([("test", .null), ("val", .null), ("epochs", .int(0)), ("best_epoch", .int(0)),
+                                          ("classes", .array(classes.map { .string($0) }))])
+            return StageResult(artifacts: [Artifact.metrics: Array((empty.canonical + "\n").utf8), Artifact.history: Array(Self.historyCSV([]).utf8)],
+                               rowsIn: table.rowCount, rowsOut: 0, stats: .object([("epochs", .int(0))]))
+        }
+        if test.count == 0 { context.warn("the test split is empty: the model is trained but has no test metrics") }
         if val.count == 0 {
             guard patience == 0 else { throw stageError(context, "early_stopping_patience needs a validation split, and it is empty") }
             context.warn("the validation split is empty: the history has no validation columns")
@@ -185,7 +193,7 @@ public struct TrainStage: Stage {
         let trained = TrainedModel(network: network, weights: result.weights, classes: classes, featureNames: names, normalization: scaling)
         let testEval = Trainer.evaluate(probabilities: network.predict(weights: result.weights, features: scaled(test).features, threads: context.jobs),
                                         labels: test.labels, classes: classes.count)
-        var report: [(String, JSONValue)] = [("test", Self.metricsJSON(testEval.metrics, classes: classes))]
+        var report: [(String, JSONValue)] = [("test", test.count > 0 ? Self.metricsJSON(testEval.metrics, classes: classes) : .null)]
         var valEval: (loss: Double, metrics: ClassificationMetrics)? = nil
         if val.count > 0 {
             let v = Trainer.evaluate(probabilities: network.predict(weights: result.weights, features: scaled(val).features, threads: context.jobs),
@@ -211,8 +219,8 @@ public struct TrainStage: Stage {
             ("epochs", .int(result.history.count)), ("best_epoch", .int(result.bestEpoch)),
             ("seconds", .object([("total", .number((result.seconds * 1000).rounded() / 1000)),
                                  ("per_epoch", .number((result.seconds / Double(max(1, result.history.count)) * 1000).rounded() / 1000))])),
-            ("test", summary(testEval.metrics)),
         ]
+        if test.count > 0 { statList.append(("test", summary(testEval.metrics))) }
         if let v = valEval { statList.append(("val", summary(v.metrics))) }
         let stats = JSONValue.object(statList)
         return StageResult(artifacts: [

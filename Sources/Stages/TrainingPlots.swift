@@ -35,7 +35,7 @@ public enum TrainingPlots {
             svg += text(p.x0 + pw / 2, top - 12, p.title, anchor: "middle", size: 14, bold: true)
             svg += "<rect x=\(q(p.x0)) y=\(q(top)) width=\(q(pw)) height=\(q(ph)) fill=\"none\" stroke=\"#444\"/>\n"
             let step = niceStep((p.hi - p.lo) / 5)
-            var v = (p.lo / step).rounded(.up) * step
+            var v = (p.lo / step - 1e-9).rounded(.up) * step
             while v <= p.hi + step * 1e-6 {
                 svg += line(p.x0, py(v), p.x0 + pw, py(v), stroke: "#e5e5e5")
                 svg += text(p.x0 - 6, py(v) + 4, String(format: step < 0.1 ? "%.2f" : "%.1f", v), anchor: "end", size: 11)
