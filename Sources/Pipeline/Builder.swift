@@ -309,7 +309,13 @@ public final class Builder: @unchecked Sendable {
         let store = VersionStore(layout: layout)
         // A rebuild keeps the first creation time but records this pipeline and time, so
         // `latest` is what was built last and gc keeps the keys the next build looks up.
-        let createdAt = (try store.version(id))?.createdAt ?? now
+        let existing = try store.version(id)
+        // Already the latest, made the same way: a no-op build then writes (and syncs) nothing.
+        if let existing, existing.stages == stages, existing.pipelineFile == plan.file,
+           existing.blendsetVersion == blendsetVersion, try store.all().first?.id == id {
+            return existing
+        }
+        let createdAt = existing?.createdAt ?? now
         let version = DatasetVersion(
             id: id, createdAt: createdAt, builtAt: now, blendsetVersion: blendsetVersion,
             pipelineFile: plan.file, stages: stages,

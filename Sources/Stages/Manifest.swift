@@ -178,10 +178,16 @@ public struct Manifest: Sendable {
         try AtomicFile.write(Array((json.pretty() + "\n").utf8), to: path)
     }
 
-    /// Builds and writes the manifest of a version if it has a final table; returns it.
+    /// Builds and writes the manifest of a version if it has a final table and the copy
+    /// beside the version record is missing or older than the record; returns what it wrote.
     @discardableResult
     public static func record(_ version: DatasetVersion, layout: CacheLayout) throws -> Manifest? {
         guard VersionDataset.finalStage(of: version) != nil else { return nil }
+        let store = VersionStore(layout: layout)
+        func modified(_ path: String) -> Date? { (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date }
+        if let copy = modified(store.manifestPath(version.id)), let record = modified(store.path(version.id)), copy >= record {
+            return nil   // up to date: a no-op build writes nothing
+        }
         let data: VersionDataset
         do {
             data = try VersionDataset(version: version, layout: layout)

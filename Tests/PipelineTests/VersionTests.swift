@@ -17,6 +17,12 @@ struct VersionTests {
         #expect(try store.resolve("latest").id == one.version.id)
         #expect(try store.resolve("latest~1").id == two.version.id)
         // The record carries every stage's params, key, rows and time.
+        // A no-op rebuild of the latest version does not rewrite its record.
+        let path = store.path(one.version.id)
+        let stamp = try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as! Date
+        Thread.sleep(forTimeInterval: 0.05)
+        #expect(try build(chain, in: dir).version.builtAt == again.version.builtAt)
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as! Date == stamp)
         let c = again.version.stage("c")!
         #expect(c.parameters["suffix"] == "\"2\"" && c.key == again.stage("c").key && c.seconds != nil && c.stats == "{}")
     }
