@@ -33,7 +33,8 @@ public enum VersionError: Error, Sendable, CustomStringConvertible, Equatable {
         case let .ambiguousVersion(reference, candidates):
             return "the id prefix '\(reference)' matches \(candidates.count) versions (\(candidates.joined(separator: ", "))); give more digits"
         case let .notThatManyVersions(reference, count):
-            return "no version '\(reference)': the cache has \(count) version(s), so latest~\(max(0, count - 1)) is the oldest"
+            return count == 1 ? "no version '\(reference)': the cache has one version, 'latest'"
+                              : "no version '\(reference)': the cache has \(count) versions, so latest~\(count - 1) is the oldest"
         case let .invalidTagName(name, reason):
             return "invalid tag name '\(name)': \(reason)"
         case let .tagExists(name, id):
