@@ -49,10 +49,9 @@ let buildCommand = CommandSpec(
         let builder = ws.builder
         let report = try builder.build(observer: ProgressPrinter(), wait: !args.flag("--no-wait"))
         // The manifest copy beside the version record (see 'blendset manifest').
-        // A version id fixes the dataset, so an existing manifest is already right.
-        if !FileManager.default.fileExists(atPath: VersionStore(layout: builder.layout).manifestPath(report.version.id)) {
-            try Manifest.record(report.version, layout: builder.layout)
-        }
+        // Written only when missing or older than the version record (a rebuild by another
+        // pipeline with the same outputs updates the lineage); a no-op build writes nothing.
+        try Manifest.record(report.version, layout: builder.layout)
         if json {
             let stages = JSONValue.array(report.stages.map { s in
                 .object([
