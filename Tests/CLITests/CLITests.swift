@@ -17,8 +17,8 @@ struct CLI {
 
     static let fixture = URL(fileURLWithPath: "../shared/fixtures/fer2013-mini.csv").standardizedFileURL.path
     static let pipeline = URL(fileURLWithPath: "pipeline.json").standardizedFileURL.path
-    /// Keeps fixture builds of the default pipeline quick: no class filling, small balance.
-    static let fast = ["--set", "augment.per_class_target=0", "--set", "balance.per_class=50"]
+    /// Keeps fixture builds of the default pipeline quick: no class filling, small balance, short training.
+    static let fast = ["--set", "augment.per_class_target=0", "--set", "balance.per_class=50", "--set", "train.epochs=3"]
 
     struct Result {
         var status: Int32
@@ -74,7 +74,7 @@ struct CLITests {
         let (r1, j1) = try CLI.buildJSON(cache: cache)
         #expect(r1.status == 0, "\(r1.stderr)")
         let stages = j1["stages"] as? [[String: Any]] ?? []
-        #expect(stages.map { $0["name"] as? String } == ["ingest", "select", "split", "landmarks", "blendshapes", "augment", "balance", "truncate", "onehot", "dataset"])
+        #expect(stages.map { $0["name"] as? String } == ["ingest", "select", "split", "landmarks", "blendshapes", "augment", "balance", "truncate", "onehot", "dataset", "train"])
         #expect(stages.allSatisfy { $0["status"] as? String == "ran" })
         #expect(stages.allSatisfy { ($0["key"] as? String)?.count == 64 && $0["seconds"] != nil && $0["rows_in"] != nil && $0["rows_out"] != nil })
         #expect(stages.first { $0["name"] as? String == "select" }?["rows_out"] as? Int == 126)
@@ -93,7 +93,7 @@ struct CLITests {
         #expect(r.status == 0)
         let s = statuses(j)
         #expect(["ingest", "select", "split", "landmarks", "blendshapes", "augment"].allSatisfy { s[$0] == "cached" })
-        #expect(["balance", "truncate", "onehot", "dataset"].allSatisfy { s[$0] == "ran" })
+        #expect(["balance", "truncate", "onehot", "dataset", "train"].allSatisfy { s[$0] == "ran" })
     }
 
     @Test("status explains a pending change; dag renders; show prints rows")
@@ -243,7 +243,7 @@ struct InterruptedBuildTests {
 
     func args(_ cache: String) -> [String] {
         ["build", "--pipeline", CLI.pipeline, "--cache", cache, "--set", "ingest.source=\(CLI.fixture)",
-         "--set", "augment.per_class_target=0", "--set", "balance.per_class=50", "--jobs", "2", "--json"]
+         "--set", "augment.per_class_target=0", "--set", "balance.per_class=50", "--set", "train.epochs=3", "--jobs", "2", "--json"]
     }
 
     func memoRecords(_ cache: String) -> Int {
@@ -294,9 +294,9 @@ struct InterruptedBuildTests {
         #expect((stats?["memo_hits"] as? Int ?? 0) >= 20)
         // Both datasets are the same bytes.
         let a = try CLI.run(["show", "dataset", "--rows", "100000", "--pipeline", CLI.pipeline, "--cache", root + "/reference",
-                             "--set", "ingest.source=\(CLI.fixture)", "--set", "augment.per_class_target=0", "--set", "balance.per_class=50"])
+                             "--set", "ingest.source=\(CLI.fixture)", "--set", "augment.per_class_target=0", "--set", "balance.per_class=50", "--set", "train.epochs=3"])
         let b = try CLI.run(["show", "dataset", "--rows", "100000", "--pipeline", CLI.pipeline, "--cache", cache,
-                             "--set", "ingest.source=\(CLI.fixture)", "--set", "augment.per_class_target=0", "--set", "balance.per_class=50"])
+                             "--set", "ingest.source=\(CLI.fixture)", "--set", "augment.per_class_target=0", "--set", "balance.per_class=50", "--set", "train.epochs=3"])
         #expect(a.status == 0 && a.stdout == b.stdout)
     }
 }
