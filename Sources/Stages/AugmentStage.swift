@@ -78,6 +78,7 @@ public struct AugmentStage: Stage {
         var copy: Int
         var recipe: AugmentationRecipe
         var pixels: [UInt8]
+        var hash: ContentDigest
     }
 
     public func run(_ context: StageContext) throws -> StageResult {
@@ -104,13 +105,13 @@ public struct AugmentStage: Stage {
             for _ in 0..<64 where recipe.description == "identity" {
                 recipe = AugmentationRecipe.draw(settings, width: r.width, height: r.height, rng: &rng)
             }
-            return Candidate(source: row, copy: copy, recipe: recipe,
-                             pixels: recipe.apply(to: r.pixels, width: r.width, height: r.height, channels: r.channels))
+            let pixels = recipe.apply(to: r.pixels, width: r.width, height: r.height, channels: r.channels)
+            return Candidate(source: row, copy: copy, recipe: recipe, pixels: pixels, hash: SHA256.digest(pixels))
         }
         func extract(_ cands: [Candidate]) throws -> [(LandmarkResult, [Float]?)] {
             try extractor.extract(cands.map { c in
                 let r = refs[c.source]
-                return ImageRef(pixels: c.pixels[...], width: r.width, height: r.height, channels: r.channels, hash: SHA256.digest(c.pixels))
+                return ImageRef(pixels: c.pixels[...], width: r.width, height: r.height, channels: r.channels, hash: c.hash)
             }, unit: "augmented images", wantBlendshapes: true)
         }
 
@@ -170,7 +171,7 @@ public struct AugmentStage: Stage {
             index.append(Int32(imageOffsets.count - 1))
             imageBytes += c.pixels
             imageOffsets.append(Int64(imageBytes.count))
-            hashes += SHA256.digest(c.pixels).bytes
+            hashes += c.hash.bytes
             for i in featureIndices { features.append(all[i]) }
             scores.append(landmarks.detectionScore)
             presences.append(landmarks.presence)

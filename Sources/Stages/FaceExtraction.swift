@@ -24,9 +24,7 @@ struct LandmarkResult: Equatable {
     var hasFace: Bool { status == .face }
 
     func encoded() -> [UInt8] {
-        var out: [UInt8] = [status.rawValue]
-        for f in [detectionScore, presence] + points { withUnsafeBytes(of: f.bitPattern.littleEndian) { out += $0 } }
-        return out
+        [status.rawValue] + encodeFloats([detectionScore, presence] + points)
     }
 
     init(status: Status, detectionScore: Float, presence: Float, points: [Float]) {
@@ -165,14 +163,15 @@ final class FaceExtractor: @unchecked Sendable {
         return results.map { $0! }
     }
 
-    /// The 52 blendshape scores of each row of a table that has landmarks.
-    func blendshapes(rows table: Table, images: [ImageRef]) throws -> [[Float]] {
+    /// The 52 blendshape scores of each row of a table that has landmarks. Only the image
+    /// sizes matter here (landmarks are image-normalised), so no pixels are needed.
+    func blendshapes(rows table: Table, sizes: [(width: Int, height: Int)]) throws -> [[Float]] {
         let (points, width) = try table.float32(ColumnName.landmarks)
         var results = [[Float]?](repeating: nil, count: table.rowCount)
         var misses: [Int] = []
         for i in 0..<table.rowCount {
             let p = Array(points[(i * width)..<((i + 1) * width)])
-            if let cached = blendshapeMemo.get(Self.blendshapeKey(points: p, width: images[i].width, height: images[i].height)) {
+            if let cached = blendshapeMemo.get(Self.blendshapeKey(points: p, width: sizes[i].width, height: sizes[i].height)) {
                 results[i] = decodeFloats(cached[...])
             } else {
                 misses.append(i)
@@ -186,7 +185,7 @@ final class FaceExtractor: @unchecked Sendable {
         let computed = try runParallel(todo.count) { landmarker, k in
             let i = todo[k]
             let p = Array(points[(i * width)..<((i + 1) * width)])
-            return try self.blendshapes(points: p, image: images[i], landmarker: landmarker)
+            return try self.blendshapes(points: p, width: sizes[i].width, height: sizes[i].height, landmarker: landmarker)
         } progress: { done in
             self.context.progress(done: alreadyDone + done, total: table.rowCount, unit: "faces")
         }
@@ -204,12 +203,12 @@ final class FaceExtractor: @unchecked Sendable {
         return results
     }
 
-    private func blendshapes(points: [Float], image: ImageRef, landmarker: FaceLandmarker) throws -> [Float] {
-        let bkey = Self.blendshapeKey(points: points, width: image.width, height: image.height)
+    private func blendshapes(points: [Float], width: Int, height: Int, landmarker: FaceLandmarker) throws -> [Float] {
+        let bkey = Self.blendshapeKey(points: points, width: width, height: height)
         if let cached = blendshapeMemo.get(bkey) { return decodeFloats(cached[...]) }
         let simd = stride(from: 0, to: points.count, by: 3).map { SIMD3<Float>(points[$0], points[$0 + 1], points[$0 + 2]) }
         let scores = try simd.withUnsafeBufferPointer { p in
-            try landmarker.blendshapes(landmarks: p, imageWidth: image.width, imageHeight: image.height)
+            try landmarker.blendshapes(landmarks: p, imageWidth: width, imageHeight: height)
         }
         try blendshapeMemo.put(bkey, encodeFloats(scores))
         count(\.blendshapeRuns)
@@ -239,7 +238,7 @@ final class FaceExtractor: @unchecked Sendable {
             result = r
         }
         guard let landmarks = result, landmarks.hasFace, wantBlendshapes else { return (result!, nil) }
-        return (landmarks, try blendshapes(points: landmarks.points, image: image, landmarker: landmarker))
+        return (landmarks, try blendshapes(points: landmarks.points, width: image.width, height: image.height, landmarker: landmarker))
     }
 }
 

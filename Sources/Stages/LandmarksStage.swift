@@ -151,10 +151,9 @@ public struct BlendshapesStage: Stage {
         guard input.column(ColumnName.landmarks) != nil else {
             throw stageError(context, "the input has no landmarks; put a 'landmarks' stage before 'blendshapes'")
         }
-        let images = try ImageSet(context.input)
-        let refs = try imageRefs(input, images)
+        let w = try input.int32(ColumnName.imageWidth), h = try input.int32(ColumnName.imageHeight)
         let extractor = try FaceExtractor(context: context, options: FaceLandmarkerOptions())
-        let all = try extractor.blendshapes(rows: input, images: refs)
+        let all = try extractor.blendshapes(rows: input, sizes: zip(w, h).map { (Int($0), Int($1)) })
         var values = [Float](); values.reserveCapacity(input.rowCount * indices.count)
         for scores in all { for i in indices { values.append(scores[i]) } }
         var table = try input.removing([ColumnName.landmarks])
