@@ -7,7 +7,9 @@ import Formats
 /// to recompute.
 ///
 /// A kept version needs every stage's run record and every artifact of every stage, not
-/// only the final table: that is what makes the next `build` of it a no-op.
+/// only the final table: that is what makes the next `build` of it a no-op. The versions
+/// that a stored tune summary (`CacheLayout.tune`) names in `trials[].version` are always
+/// kept, so its trials stay cached and their metrics readable.
 public struct GarbageCollector: Sendable {
     public struct Policy: Sendable, Equatable {
         /// Keep the N most recently built versions (nil: no limit from this rule).
@@ -58,8 +60,10 @@ public struct GarbageCollector: Sendable {
         let versions = try store.all()
         let tags = TagStore(layout: layout)
         let tagged = Set(tags.all().map(\.id))
+        let tuned = tuneReferences()
         for (i, v) in versions.enumerated() {
             let keep = policy.keepsEverything || (policy.keepLast.map { i < $0 } ?? false) || (policy.keepTagged && tagged.contains(v.id))
+                || tuned.contains(v.id)
             if keep { report.kept.append(v) } else { report.removedVersions.append(v) }
         }
         let neededArtifacts = report.kept.reduce(into: Set<ContentDigest>()) { $0.formUnion($1.allArtifacts) }
@@ -113,5 +117,17 @@ public struct GarbageCollector: Sendable {
             }
         }
         return report
+    }
+
+    /// The versions named by the tune summaries; a file that does not parse names none.
+    func tuneReferences() -> Set<ContentDigest> {
+        var ids = Set<ContentDigest>()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.tune)) ?? [] where name.hasSuffix(".json") {
+            guard let bytes = try? readFileBytes(atPath: layout.tune + "/" + name), let json = try? JSONParser.parse(bytes) else { continue }
+            for trial in json["trials"]?.arrayValue ?? [] {
+                if let hex = trial["version"]?.stringValue, let id = ContentDigest(hex: hex) { ids.insert(id) }
+            }
+        }
+        return ids
     }
 }

@@ -22,6 +22,9 @@ public struct CacheLayout: Sendable {
     public var versions: String { root + "/versions" }
     public var fileDigests: String { root + "/files.json" }
     public var lock: String { root + "/LOCK" }
+    /// Tune summaries (`tune/<id>.json`); `gc` keeps the versions their trials name.
+    public var tune: String { root + "/tune" }
+    public func tuneResult(_ id: String) -> String { tune + "/" + id + ".json" }
     public func object(_ id: ContentDigest) -> String {
         let hex = id.hex
         return objects + "/" + hex.prefix(2) + "/" + hex.dropFirst(2)

@@ -1,0 +1,93 @@
+import Foundation
+import Formats
+import Pipeline
+
+/// What the `train` stage of a dataset version produced: its artifacts and its metrics.
+public enum TrainResults {
+    /// The newest `train` stage of a version, or why there is none.
+    public static func entry(_ version: DatasetVersion) throws(VersionError) -> DatasetVersion.StageEntry {
+        guard let e = version.stages.last(where: { $0.kind == TrainStage.kind }) else {
+            throw .unsupported("version \(version.shortID) was not trained: add a 'train' stage after 'dataset' in pipeline.json (see 'blendset help stages') and run 'blendset build'")
+        }
+        return e
+    }
+
+    /// One artifact of a version's train stage (`TrainStage.Artifact`).
+    public static func artifact(_ name: String, of version: DatasetVersion, layout: CacheLayout) throws(VersionError) -> [UInt8] {
+        let e = try entry(version)
+        let missing = VersionError.missingArtifact(version: version.shortID, stage: e.name, artifact: name)
+        guard let id = e.artifacts[name], FileManager.default.fileExists(atPath: layout.objects) else { throw missing }
+        do { return try ArtifactStore(layout: layout).read(id) } catch { throw missing }
+    }
+
+    /// `{"test", "val", "epochs", "seconds"}`: the metrics artifact plus the training time
+    /// from the run's statistics (kept out of the artifact so its bytes do not change from
+    /// run to run).
+    public static func metrics(_ version: DatasetVersion, layout: CacheLayout) throws -> JSONValue {
+        let m = try JSONParser.parse(try artifact(TrainStage.Artifact.metrics, of: version, layout: layout))
+        let stats = (try? entry(version).stats.flatMap { try JSONParser.parse($0) }) ?? nil
+        return .object([
+            ("test", m["test"] ?? .null), ("val", m["val"] ?? .null), ("epochs", m["epochs"] ?? .null),
+            ("seconds", stats?["seconds"]?["total"] ?? .null),
+        ])
+    }
+
+    /// Class names in label order (the confusion matrix's row order).
+    public static func classOrder(_ version: DatasetVersion, layout: CacheLayout) -> [String] {
+        guard let bytes = try? artifact(TrainStage.Artifact.metrics, of: version, layout: layout), let m = try? JSONParser.parse(bytes) else { return [] }
+        return m["classes"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
+
+    /// The model's one-line description from the run's statistics, or "trained".
+    public static func modelDescription(_ version: DatasetVersion) -> String {
+        guard let e = try? entry(version), let s = e.stats.flatMap({ try? JSONParser.parse($0) }) else { return "trained" }
+        return s["model"]?.stringValue ?? "trained"
+    }
+
+    /// Accuracy, macro-F1, a per-class table and the confusion matrix of one split of `metrics`.
+    public static func text(split: String, _ s: JSONValue, classes order: [String]) -> String {
+        var lines: [String] = []
+        let acc = s["accuracy"]?.doubleValue ?? .nan, f1 = s["macro_f1"]?.doubleValue ?? .nan
+        lines.append("\(split): accuracy \(String(format: "%.4f", acc)), macro-F1 \(String(format: "%.4f", f1))")
+        let perClass = s["per_class"]?.objectValue ?? []
+        // JSON objects come back with sorted keys; the class order (label order) is stored apart.
+        let classes = order.isEmpty ? perClass : order.compactMap { name in perClass.first { $0.key == name } }
+        let width = max(7, classes.map(\.key.count).max() ?? 0)
+        func pad(_ t: String, _ w: Int) -> String { t.count >= w ? t : String(repeating: " ", count: w - t.count) + t }
+        lines.append("  " + "class".padding(toLength: width, withPad: " ", startingAt: 0) + pad("precision", 11) + pad("recall", 9) + pad("f1", 9) + pad("support", 9))
+        for (name, v) in classes {
+            let f = { (k: String) in String(format: "%.4f", v[k]?.doubleValue ?? .nan) }
+            lines.append("  " + name.padding(toLength: width, withPad: " ", startingAt: 0) + pad(f("precision"), 11) + pad(f("recall"), 9) + pad(f("f1"), 9) + pad(String(v["support"]?.intValue ?? 0), 9))
+        }
+        if let rows = s["confusion"]?.arrayValue {
+            lines.append("  confusion (rows = true, columns = predicted: \(classes.map(\.key).joined(separator: ", ")))")
+            for (i, r) in rows.enumerated() {
+                let name = i < classes.count ? classes[i].key : String(i)
+                lines.append("  " + name.padding(toLength: width, withPad: " ", startingAt: 0) + (r.arrayValue ?? []).map { pad(String($0.intValue ?? 0), 8) }.joined())
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The named feature columns of every row of a CSV, row-major in the model's order: a
+    /// file with missing or renamed features is refused rather than misread.
+    public static func featureRows(_ csv: TableCSV.Records, features: [String], source path: String) throws(FormatError) -> [Float] {
+        guard !csv.header.isEmpty else { throw FormatError(file: path, message: "the file is empty; expected a header naming the features") }
+        let columns = features.map { csv.header.firstIndex(of: $0) }
+        let missing = zip(features, columns).filter { $0.1 == nil }.map(\.0)
+        guard missing.isEmpty else {
+            throw FormatError(file: path, message: "the header lacks \(missing.count) of the model's \(features.count) features (\(missing.prefix(5).joined(separator: ", "))\(missing.count > 5 ? ", …" : "")); the model needs: \(features.joined(separator: ","))")
+        }
+        var out: [Float] = []
+        out.reserveCapacity(csv.rows.count * features.count)
+        for (line, v) in csv.rows {
+            for (j, c) in columns.map({ $0! }).enumerated() {
+                guard c < v.count, let x = Float(v[c]), x.isFinite else {
+                    throw FormatError(file: path, line: line, message: "feature '\(features[j])' is '\(c < v.count ? v[c] : "")', not a finite number")
+                }
+                out.append(x)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Formats
+import Learning
+import Pipeline
+
+/// Why a tuning grid cannot be read.
+public struct TuneError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// Hyper-parameter search: each trial is a `DatasetBuild` with the grid values as extra
+/// overrides, so the dataset is built once and a trial run before comes from the cache.
+/// Trials are ranked by validation accuracy (ties: validation macro-F1, then trial
+/// number) and the summary is stored under `CacheLayout.tune`, where `gc` finds the
+/// versions it references.
+public struct Tuner: Sendable {
+    public struct Axis: Sendable {
+        public var name: String
+        public var values: [ParameterOverride]
+    }
+
+    public struct Trial: Sendable {
+        public var trial: Int
+        public var overrides: [ParameterOverride]
+        public var version: DatasetVersion
+        public var metrics: JSONValue
+        /// Whether the train stage ran (false: the whole trial came from the cache).
+        public var ran: Bool
+
+        public func score(_ split: String, _ key: String) -> Double { metrics[split]?[key]?.doubleValue ?? -1 }
+    }
+
+    public struct Result: Sendable {
+        /// Best first.
+        public var trials: [Trial]
+        public var json: JSONValue
+        /// Where the summary was stored.
+        public var path: String
+
+        /// The ranking for people, best first.
+        public var text: String {
+            var out = ["Results summary", "Objective: val accuracy (descending); stored in \(path)"]
+            for (rank, r) in trials.enumerated() {
+                out += ["", "Trial #\(r.trial) summary (rank \(rank + 1)\(r.ran ? "" : ", cached")) — version \(r.version.shortID)", "Hyperparameters:"]
+                out += r.overrides.map { "  \($0.stage).\($0.parameter): \($0.value.canonical)" }
+                out.append(String(format: "Score: val accuracy %.4f, val macro-F1 %.4f, test accuracy %.4f, test macro-F1 %.4f",
+                                  r.score("val", "accuracy"), r.score("val", "macro_f1"), r.score("test", "accuracy"), r.score("test", "macro_f1")))
+            }
+            return out.joined(separator: "\n")
+        }
+    }
+
+    public var pipelineFile: String
+    public var cacheRoot: String?
+    public var base: [ParameterOverride]
+    public var grid: [String]
+    public var jobs: Int
+
+    public init(pipelineFile: String, cacheRoot: String?, base: [ParameterOverride], grid: [String], jobs: Int) {
+        self.pipelineFile = pipelineFile
+        self.cacheRoot = cacheRoot
+        self.base = base
+        self.grid = grid
+        self.jobs = jobs
+    }
+
+    /// Parses `STAGE.PARAM=V1,V2,...` strings; values are JSON (arrays too).
+    public static func axes(_ grid: [String]) throws -> [Axis] {
+        guard !grid.isEmpty else { throw TuneError(description: "give at least one --grid STAGE.PARAM=V1,V2,...") }
+        return try grid.map { g in
+            guard let eq = g.firstIndex(of: "=") else { throw TuneError(description: "--grid expects STAGE.PARAM=V1,V2,..., found '\(g)'") }
+            let name = String(g[..<eq])
+            let values = splitValues(String(g[g.index(after: eq)...]))
+            guard !values.isEmpty else { throw TuneError(description: "--grid \(name) has no values") }
+            return Axis(name: name, values: try values.map { v throws(PipelineError) in try ParameterOverride(parsing: name + "=" + v) })
+        }
+    }
+
+    /// Splits `a,b,[1,2],c` at top-level commas (not inside brackets, braces or quotes).
+    static func splitValues(_ s: String) -> [String] {
+        var out: [String] = [], cur = "", depth = 0, quoted = false
+        for ch in s {
+            if ch == "\"" { quoted.toggle() }
+            if !quoted { if "[{".contains(ch) { depth += 1 } else if "]}".contains(ch) { depth -= 1 } }
+            if ch == ",", depth == 0, !quoted { out.append(cur); cur = "" } else { cur.append(ch) }
+        }
+        out.append(cur)
+        return out.filter { !$0.isEmpty }
+    }
+
+    /// Every combination of the axes, in grid order; with `random`, that many of them
+    /// drawn without replacement by a generator seeded with `seed`.
+    public static func combinations(_ axes: [Axis], random: Int? = nil, seed: UInt64 = 42) -> [[ParameterOverride]] {
+        var combos: [[ParameterOverride]] = [[]]
+        for axis in axes { combos = combos.flatMap { c in axis.values.map { c + [$0] } } }
+        if let n = random {
+            var rng = SeededGenerator(seed: seed)
+            combos.shuffle(using: &rng)
+            combos = Array(combos.prefix(n))
+        }
+        return combos
+    }
+
+    /// Runs the trials in order (`onTrial(number, count, overrides)` before each), ranks
+    /// them and stores the summary as `tune/<id>.json`.
+    public func run(_ combinations: [[ParameterOverride]], observer: (any BuildObserver)? = nil,
+                    onTrial: (Int, Int, [ParameterOverride]) -> Void = { _, _, _ in }) throws -> Result {
+        var trials: [Trial] = []
+        var layout = CacheLayout(root: cacheRoot ?? DatasetBuild.defaultCacheRoot(pipelineFile: pipelineFile))
+        for (i, combo) in combinations.enumerated() {
+            onTrial(i + 1, combinations.count, combo)
+            let build = try DatasetBuild(pipelineFile: pipelineFile, cacheRoot: cacheRoot, overrides: base + combo, jobs: jobs)
+            layout = build.layout
+            let report = try build.run(observer: observer, wait: true)
+            let ran = report.stages.contains { $0.kind == TrainStage.kind && $0.status == .ran }
+            trials.append(Trial(trial: i + 1, overrides: combo, version: report.version,
+                                metrics: try TrainResults.metrics(report.version, layout: layout), ran: ran))
+        }
+        trials.sort { a, b in
+            let x = (a.score("val", "accuracy"), a.score("val", "macro_f1")), y = (b.score("val", "accuracy"), b.score("val", "macro_f1"))
+            return x != y ? x > y : a.trial < b.trial
+        }
+        let summary = JSONValue.object([
+            ("grid", .array(grid.map { .string($0) })), ("base", .array(base.map { .string($0.text) })),
+            ("objective", .string("val accuracy")),
+            ("trials", .array(trials.map { r in
+                .object([("trial", .int(r.trial)), ("overrides", .object(r.overrides.map { ("\($0.stage).\($0.parameter)", $0.value) })),
+                         ("version", .string(r.version.id.hex)), ("cached", .bool(!r.ran)),
+                         ("val_accuracy", .number(r.score("val", "accuracy"))), ("val_macro_f1", .number(r.score("val", "macro_f1"))),
+                         ("test_accuracy", .number(r.score("test", "accuracy"))), ("test_macro_f1", .number(r.score("test", "macro_f1"))),
+                         ("epochs", r.metrics["epochs"] ?? .null), ("seconds", r.metrics["seconds"] ?? .null)])
+            })),
+        ])
+        let path = layout.tuneResult(String(SHA256.digest(summary.canonical).hex.prefix(12)))
+        try FileManager.default.createDirectory(atPath: layout.tune, withIntermediateDirectories: true)
+        try AtomicFile.write(Array((summary.pretty() + "\n").utf8), to: path)
+        return Result(trials: trials, json: summary, path: path)
+    }
+}
