@@ -1,3 +1,5 @@
+import Foundation
+
 /// Writes a `Table` as RFC 4180 CSV (comma-separated, `\n` line ends, a header row), for
 /// people who want a dataset in a spreadsheet or pandas.
 ///
@@ -75,5 +77,62 @@ public enum TableCSV {
             out.append(digits[Int(byte & 0xf)])
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension TableCSV {
+    /// A CSV file with a header, as text fields.
+    public struct Records: Sendable {
+        /// The header's field names; empty for an empty file.
+        public var header: [String]
+        /// The data rows with the 1-based line each starts on; blank lines are skipped.
+        public var rows: [(line: Int, fields: [String])]
+    }
+
+    /// Reads RFC 4180 CSV with a header: quoted fields may hold commas, doubled quotes and
+    /// line breaks; lines end in `\n` or `\r\n`; fields are trimmed of surrounding spaces.
+    public static func decode(_ bytes: [UInt8], source: String) throws(FormatError) -> Records {
+        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), newline = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
+        var records: [(line: Int, fields: [String])] = []
+        var fields: [String] = [], field: [UInt8] = []
+        var quoted = false, line = 1, recordLine = 1, i = 0
+        func endField() {
+            fields.append(String(decoding: field, as: UTF8.self).trimmingCharacters(in: .whitespaces))
+            field = []
+        }
+        func endRecord() {
+            if fields != [""] { records.append((recordLine, fields)) }
+            fields = []
+        }
+        while i < bytes.count {
+            let b = bytes[i]
+            i += 1
+            if quoted {
+                if b == quote {
+                    if i < bytes.count && bytes[i] == quote { field.append(quote); i += 1 } else { quoted = false }
+                } else {
+                    if b == newline { line += 1 }
+                    field.append(b)
+                }
+            } else if b == quote {
+                quoted = true
+            } else if b == comma {
+                endField()
+            } else if b == newline {
+                endField()
+                endRecord()
+                line += 1
+                recordLine = line
+            } else if !(b == cr && i < bytes.count && bytes[i] == newline) {
+                field.append(b)
+            }
+        }
+        if quoted { throw FormatError(file: source, line: recordLine, message: "a quoted field is not closed before the end of the file") }
+        if !field.isEmpty || !fields.isEmpty {
+            endField()
+            endRecord()
+        }
+        guard let header = records.first else { return Records(header: [], rows: []) }
+        return Records(header: header.fields, rows: Array(records.dropFirst()))
     }
 }
