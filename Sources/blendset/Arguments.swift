@@ -1,4 +1,9 @@
+import Foundation
+import Pipeline
+import Stages
+
 /// A command-line option: a flag (`--json`) or an option with a value (`--jobs N`).
+/// Commands read options through `OptionSpec` constants, so a misspelt name does not compile.
 struct OptionSpec: Sendable {
     var name: String
     var valueName: String?
@@ -7,7 +12,17 @@ struct OptionSpec: Sendable {
     var isFlag: Bool { valueName == nil }
 }
 
-/// A subcommand: its options, positional arguments and what it does.
+extension OptionSpec {
+    static let pipeline = OptionSpec(name: "--pipeline", valueName: "FILE", help: "the pipeline file (default: \(DatasetBuild.defaultPipelineFile))")
+    static let cache = OptionSpec(name: "--cache", valueName: "DIR", help: "the cache folder (default: \(DatasetBuild.defaultCacheFolder)/ beside the pipeline file)")
+    static let set = OptionSpec(name: "--set", valueName: "STAGE.PARAM=JSON", repeatable: true,
+                                help: "override a parameter, e.g. --set balance.per_class=5000; a value that is not JSON is a string")
+    static let jobs = OptionSpec(name: "--jobs", valueName: "N", help: "worker threads (default: the number of cores)")
+    static let json = OptionSpec(name: "--json", help: "print one JSON object on stdout")
+}
+
+/// A subcommand: its options, positional arguments and what it does. `run` throws every
+/// failure; main.swift alone turns errors into messages and exit codes.
 struct CommandSpec: Sendable {
     var name: String
     var summary: String
@@ -15,7 +30,7 @@ struct CommandSpec: Sendable {
     var details: String = ""
     var options: [OptionSpec]
     var positionals: ClosedRange<Int> = 0...0
-    var run: @Sendable (ParsedArguments) throws -> Int32
+    var run: @Sendable (ParsedArguments) throws -> Void
 }
 
 /// A usage error: exits with 64 (EX_USAGE) and points at the help.
@@ -27,24 +42,46 @@ struct UsageError: Error, CustomStringConvertible {
 
 /// The parsed command line of one subcommand.
 struct ParsedArguments {
+    var command: String
     var flags: Set<String> = []
     var values: [String: [String]] = [:]
     var positionals: [String] = []
 
-    func flag(_ name: String) -> Bool { flags.contains(name) }
-    func value(_ name: String) -> String? { values[name]?.last }
-    func all(_ name: String) -> [String] { values[name] ?? [] }
+    func flag(_ option: OptionSpec) -> Bool { flags.contains(option.name) }
+    subscript(_ option: OptionSpec) -> String? { values[option.name]?.last }
+    func all(_ option: OptionSpec) -> [String] { values[option.name] ?? [] }
 
-    func int(_ name: String, in range: ClosedRange<Int>, command: String) throws -> Int? {
-        guard let text = value(name) else { return nil }
+    func required(_ option: OptionSpec, _ message: String) throws -> String {
+        guard let value = self[option] else { throw UsageError(message: message, command: command) }
+        return value
+    }
+
+    func int(_ option: OptionSpec, in range: ClosedRange<Int>) throws -> Int? {
+        guard let text = self[option] else { return nil }
         guard let n = Int(text), range.contains(n) else {
-            throw UsageError(message: "\(name) expects a whole number from \(range.lowerBound) to \(range.upperBound), found '\(text)'", command: command)
+            throw UsageError(message: "\(option.name) expects a whole number from \(range.lowerBound) to \(range.upperBound), found '\(text)'", command: command)
         }
         return n
     }
 
+    var pipelineFile: String { self[.pipeline] ?? DatasetBuild.defaultPipelineFile }
+    var overrides: [ParameterOverride] {
+        get throws { try all(.set).map { text throws(PipelineError) in try ParameterOverride(parsing: text) } }
+    }
+
+    /// The pipeline, cache, overrides and jobs of a building command (the pipeline is loaded).
+    func datasetBuild() throws -> DatasetBuild {
+        var build = try DatasetBuild(pipelineFile: pipelineFile, cacheRoot: self[.cache], overrides: try overrides)
+        if let jobs = try int(.jobs, in: 1...256) { build.jobs = jobs }
+        return build
+    }
+
+    /// The cache a version command reads: --cache, or the cache beside --pipeline. The
+    /// pipeline file itself is not loaded, so versions stay readable when it is edited or broken.
+    var layout: CacheLayout { CacheLayout(root: self[.cache] ?? DatasetBuild.defaultCacheRoot(pipelineFile: pipelineFile)) }
+
     static func parse(_ args: [String], for command: CommandSpec) throws -> ParsedArguments {
-        var parsed = ParsedArguments()
+        var parsed = ParsedArguments(command: command.name)
         var i = 0
         var onlyPositionals = false
         while i < args.count {

@@ -2,6 +2,15 @@ import Foundation
 import Formats
 import Inference
 import Pipeline
+import Stages
+
+extension OptionSpec {
+    static let extractInput = OptionSpec(name: "--input", valueName: "FILE", help: "FER2013 CSV, plain or .zst")
+    static let extractOut = OptionSpec(name: "--out", valueName: "FILE", help: "the CSV to write (atomically)")
+    static let extractModel = OptionSpec(name: "--model", valueName: "FILE", help: "face_landmarker.task (default: ../shared/models/face_landmarker.task)")
+    static let extractRows = OptionSpec(name: "--rows", valueName: "A-B", help: "only data rows A through B (0-based, inclusive)")
+    static let emotions = OptionSpec(name: "--emotions", valueName: "LIST", help: "only rows of these emotion ids, e.g. 3,4,6")
+}
 
 let extractCommand = CommandSpec(
     name: "extract",
@@ -12,21 +21,14 @@ let extractCommand = CommandSpec(
         are empty when no face is found; row is the 0-based data row of the input file (header excluded).
         The output is byte-identical for any --jobs. Progress (done/total, images/s, ETA) goes to stderr.
         """,
-    options: [
-        OptionSpec(name: "--input", valueName: "FILE", help: "FER2013 CSV, plain or .zst"),
-        OptionSpec(name: "--out", valueName: "FILE", help: "the CSV to write (atomically)"),
-        OptionSpec(name: "--model", valueName: "FILE", help: "face_landmarker.task (default: ../shared/models/face_landmarker.task)"),
-        OptionSpec(name: "--rows", valueName: "A-B", help: "only data rows A through B (0-based, inclusive)"),
-        OptionSpec(name: "--emotions", valueName: "LIST", help: "only rows of these emotion ids, e.g. 3,4,6"),
-        jobsOption,
-    ],
+    options: [.extractInput, .extractOut, .extractModel, .extractRows, .emotions, .jobs],
     run: { args in
-        guard let input = args.value("--input") else { throw UsageError(message: "--input FILE is required", command: "extract") }
-        guard let out = args.value("--out") else { throw UsageError(message: "--out FILE is required", command: "extract") }
-        let modelPath = args.value("--model") ?? "../shared/models/face_landmarker.task"
-        let jobs = try args.int("--jobs", in: 1...256, command: "extract") ?? ProcessInfo.processInfo.activeProcessorCount
+        let input = try args.required(.extractInput, "--input FILE is required")
+        let out = try args.required(.extractOut, "--out FILE is required")
+        let modelPath = args[.extractModel] ?? "../shared/models/face_landmarker.task"
+        let jobs = try args.int(.jobs, in: 1...256) ?? ProcessInfo.processInfo.activeProcessorCount
         var range: ClosedRange<Int>?
-        if let text = args.value("--rows") {
+        if let text = args[.extractRows] {
             let parts = text.split(separator: "-", maxSplits: 1).map { Int($0) }
             guard parts.count == 2, let a = parts[0], let b = parts[1], a >= 0, a <= b else {
                 throw UsageError(message: "--rows expects A-B with 0 <= A <= B, e.g. 0-999; found '\(text)'", command: "extract")
@@ -34,7 +36,7 @@ let extractCommand = CommandSpec(
             range = a...b
         }
         var emotions: Set<UInt8>?
-        if let text = args.value("--emotions") {
+        if let text = args[.emotions] {
             let ids = text.split(separator: ",").map { UInt8($0.trimmingCharacters(in: .whitespaces)) }
             guard !ids.isEmpty, ids.allSatisfy({ $0 != nil && $0! <= 6 }) else {
                 throw UsageError(message: "--emotions expects ids 0-6 separated by commas, e.g. 3,4,6; found '\(text)'", command: "extract")
@@ -59,27 +61,12 @@ let extractCommand = CommandSpec(
         let printer = ProgressPrinter()
         printer.stageStarted("extract", kind: "extract")
         let started = Date()
-        let side = FER2013CSV.imageSide
-        let lines = try LandmarkerPool.map(count: rows.count, jobs: jobs, models: models, progress: { done in
+        let (text, faces) = try BlendshapeExtraction.csv(csv, rows: rows, models: models, jobs: jobs) { done in
             printer.stageProgress("extract", done: done, total: rows.count, unit: "images")
-        }) { landmarker, k in
-            let i = rows[k]
-            let result = try csv.pixels.withUnsafeBufferPointer { p in
-                try landmarker.detect(gray: UnsafeBufferPointer(rebasing: p[(i * side * side)..<((i + 1) * side * side)]), width: side, height: side)
-            }
-            switch result {
-            case .noFace: return "\(csv.dataRows[i]),0" + String(repeating: ",", count: Blendshapes.names.count)
-            case .face(let face): return "\(csv.dataRows[i]),1," + face.blendshapes.map { "\($0)" }.joined(separator: ",")
-            }
         }
         let seconds = Date().timeIntervalSince(started)
-        var text = "row,detected," + Blendshapes.names.joined(separator: ",") + "\n"
-        text.reserveCapacity(lines.count * 600)
-        for l in lines { text += l; text += "\n" }
         try AtomicFile.write(Array(text.utf8), to: out)
-        let faces = lines.filter { $0.split(separator: ",", maxSplits: 2)[1] == "1" }.count
         printer.end("extract")
-        FileHandle.standardError.write(String(format: "blendset: %d images, %d with a face, %.1f s, %.1f images/s → %@\n",
-                                              rows.count, faces, seconds, Double(rows.count) / max(seconds, 1e-9), out).data(using: .utf8)!)
-        return 0
+        writeError(String(format: "blendset: %d images, %d with a face, %.1f s, %.1f images/s → %@\n",
+                          rows.count, faces, seconds, Double(rows.count) / max(seconds, 1e-9), out))
     })

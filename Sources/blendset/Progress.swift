@@ -3,7 +3,7 @@ import Pipeline
 
 /// Draws build progress on stderr: on a terminal, one updating line for the stages that
 /// are running plus a permanent line per finished stage; elsewhere, plain lines.
-final class ProgressPrinter: BuildObserver, @unchecked Sendable {
+final class ProgressPrinter: BuildObserver, @unchecked Sendable {  // all mutable state is read and written under `lock`
     private let lock = NSLock()
     private let isTerminal: Bool
     private let quiet: Bool
@@ -16,9 +16,7 @@ final class ProgressPrinter: BuildObserver, @unchecked Sendable {
         self.quiet = quiet
     }
 
-    private func write(_ s: String) {
-        FileHandle.standardError.write(s.data(using: .utf8)!)
-    }
+    private func write(_ s: String) { writeError(s) }
 
     private func clearLine() { if isTerminal { write("\r\u{1B}[K") } }
 

@@ -14,8 +14,8 @@ enum ExitCode {
     static let config: Int32 = 78      // EX_CONFIG: bad pipeline file or parameter
 }
 
-let commands: [CommandSpec] = [buildCommand, statusCommand, dagCommand, showCommand, extractCommand] + versionCommands
-    + trainCommands
+let commands: [CommandSpec] = [buildCommand, statusCommand, dagCommand, showCommand, extractCommand,
+                               versionsCommand, tagCommand, manifestCommand, diffCommand, exportCommand, gcCommand] + trainCommands
 
 func mainHelp() -> String {
     let width = commands.map(\.name.count).max() ?? 0
@@ -29,7 +29,7 @@ func mainHelp() -> String {
         \(list)
           help [COMMAND]  show help for a command; 'blendset help stages' lists stage kinds and parameters
 
-        Run from the project folder: the default pipeline is ./pipeline.json and results go to ./cache.
+        Run from the project folder: the default pipeline is ./\(DatasetBuild.defaultPipelineFile) and results go to ./\(DatasetBuild.defaultCacheFolder).
         Exit codes: 0 ok, 64 usage, 65 bad input data, 66 missing input, 70 damaged cache,
         74 I/O error, 75 cache locked (--no-wait), 78 bad pipeline or parameter.
         """
@@ -47,21 +47,6 @@ func commandHelp(_ c: CommandSpec) -> String {
     return text
 }
 
-func stagesHelp() -> String {
-    var out = ["Stage kinds (pipeline.json: {\"name\", \"kind\", \"inputs\", \"params\"}):", ""]
-    for name in standardStages.names {
-        let t = standardStages.kinds[name]!
-        out.append("\(name) (version \(t.version)) — \(t.summary)")
-        for p in t.parameters {
-            out.append("    \(p.name) = \(p.defaultValue.canonical)")
-            out.append("        \(p.summary)")
-        }
-        if t.parameters.isEmpty { out.append("    (no parameters)") }
-        out.append("")
-    }
-    return out.joined(separator: "\n")
-}
-
 func exitCode(for error: PipelineError) -> Int32 {
     switch error {
     case .invalidPipeline, .unknownStageKind, .unknownParameter, .invalidParameter, .unknownInput, .cycle: return ExitCode.config
@@ -76,7 +61,7 @@ func exitCode(for error: PipelineError) -> Int32 {
 
 func run(_ arguments: [String]) -> Int32 {
     func fail(_ message: String, _ code: Int32) -> Int32 {
-        FileHandle.standardError.write("blendset: error: \(message)\n".data(using: .utf8)!)
+        writeError("blendset: error: \(message)\n")
         return code
     }
     guard let first = arguments.first else {
@@ -93,7 +78,7 @@ func run(_ arguments: [String]) -> Int32 {
     }
     if first == "help" {
         guard let topic = arguments.dropFirst().first else { print(mainHelp()); return 0 }
-        if topic == "stages" { print(stagesHelp()); return 0 }
+        if topic == "stages" { print(standardStages.help); return 0 }
         guard let c = commands.first(where: { $0.name == topic }) else {
             return fail("no command '\(topic)'; commands: \(commands.map(\.name).joined(separator: ", ")), stages", ExitCode.usage)
         }
@@ -109,16 +94,38 @@ func run(_ arguments: [String]) -> Int32 {
         return 0
     }
     do {
-        let parsed = try ParsedArguments.parse(rest, for: command)
-        return try command.run(parsed)
-    } catch let e as UsageError {
-        return fail("\(e.message)\nSee 'blendset help \(e.command ?? command.name)'.", ExitCode.usage)
-    } catch let e as PipelineError {
-        return fail(e.description, exitCode(for: e))
-    } catch let e as FormatError {
-        return fail(e.description, ExitCode.dataError)
+        try command.run(try ParsedArguments.parse(rest, for: command))
+        return 0
     } catch {
-        return fail("\(error)", ExitCode.software)
+        let (message, code) = failure(error, command: command.name)
+        return fail(message, code)
+    }
+}
+
+/// The one mapping from an error to its message and exit code: usage errors point at the
+/// command's help; everything else is named by its type.
+func failure(_ error: any Error, command: String) -> (message: String, code: Int32) {
+    func usage(_ message: String, _ name: String? = nil) -> (String, Int32) { ("\(message)\nSee 'blendset help \(name ?? command)'.", ExitCode.usage) }
+    switch error {
+    case let e as UsageError: return usage(e.message, e.command)
+    case let e as TuneError: return usage(e.description)
+    case let e as VersionError:
+        // A bad reference or tag is bad usage; no versions or a removed artifact is missing
+        // input; a version without what the command needs is bad data.
+        switch e {
+        case .unknownVersion, .ambiguousVersion, .notThatManyVersions, .invalidTagName, .tagExists, .noSuchTag, .unknownStage:
+            return usage(e.description)
+        case .noVersions, .missingArtifact: return (e.description, ExitCode.noInput)
+        case .unsupported: return (e.description, ExitCode.dataError)
+        }
+    case let e as PredictError:
+        switch e {
+        case .modelMissing, .inputUnreadable: return (e.description, ExitCode.noInput)
+        case .modelInvalid: return (e.description, ExitCode.dataError)
+        }
+    case let e as PipelineError: return (e.description, exitCode(for: e))
+    case let e as FormatError: return (e.description, ExitCode.dataError)
+    default: return ("\(error)", ExitCode.software)
     }
 }
 
