@@ -41,6 +41,35 @@ struct TrainCLITests {
         #expect(bad.stderr.contains("lacks 33 of the model's 33 features"))
         let missing = try CLI.run(["predict", "--model", dir + "/nope.blsmodel", "--input", dir + "/bad.csv"])
         #expect(missing.status == 66)
+        #expect(missing.stderr.contains("blendset: error: cannot read the model file \(dir)/nope.blsmodel"))
+        try "not a model".write(toFile: dir + "/junk.blsmodel", atomically: true, encoding: .utf8)
+        let junk = try CLI.run(["predict", "--model", dir + "/junk.blsmodel", "--input", dir + "/bad.csv"])
+        #expect(junk.status == 65 && junk.stderr.contains("cannot read the model file"))
+        let noInput = try CLI.run(["predict", "--model", dir + "/out/model.blsmodel", "--input", dir + "/none.csv"])
+        #expect(noInput.status == 66 && noInput.stderr == "blendset: error: cannot read \(dir)/none.csv\n")
+
+        // The project's CSV reader: quoted header fields, CRLF line ends and blank lines are fine;
+        // a bad value is reported as file:line.
+        let exported = try String(contentsOfFile: dir + "/csv/test.csv", encoding: .utf8).split(separator: "\n").map(String.init)
+        let quotedHeader = exported[0].split(separator: ",").map { "\"\($0)\"" }.joined(separator: ",")
+        try ([quotedHeader, "", exported[1]].joined(separator: "\r\n") + "\r\n").write(toFile: dir + "/crlf.csv", atomically: true, encoding: .utf8)
+        let crlf = try CLI.run(["predict", "--model", dir + "/out/model.blsmodel", "--input", dir + "/crlf.csv"])
+        #expect(crlf.status == 0, "\(crlf.stderr)")
+        #expect(crlf.stdout.split(separator: "\n").count == 2)
+        let needs = try #require(bad.stderr.components(separatedBy: "the model needs: ").last)
+        let firstFeature = String(needs.prefix { $0 != "," && $0 != "\n" })
+        let column = try #require(exported[0].split(separator: ",").map(String.init).firstIndex(of: firstFeature))
+        var row = exported[2].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        row[column] = "x"
+        try [exported[0], exported[1], row.joined(separator: ",")].joined(separator: "\n").write(toFile: dir + "/value.csv", atomically: true, encoding: .utf8)
+        let value = try CLI.run(["predict", "--model", dir + "/out/model.blsmodel", "--input", dir + "/value.csv"])
+        #expect(value.status == 65)
+        #expect(value.stderr.contains("\(dir)/value.csv:3: feature '\(firstFeature)' is 'x', not a finite number"), "\(value.stderr)")
+
+        // A removed artifact is missing input (66), not a damaged cache.
+        try FileManager.default.removeItem(atPath: cache + "/objects")
+        let gone = try CLI.run(["metrics", "--cache", cache])
+        #expect(gone.status == 66 && gone.stderr.contains("is missing from the cache"))
     }
 
     @Test("tune runs each combination once; a second run finds every trial cached")
@@ -58,6 +87,31 @@ struct TrainCLITests {
         #expect(trials.allSatisfy { $0["cached"] as? Bool == true })
         let acc = trials.map { $0["val_accuracy"] as? Double ?? -1 }
         #expect(acc == acc.sorted(by: >))
+
+        // gc keeps the versions a stored tune result lists, even when no rule keeps them.
+        let gc = try CLI.run(["gc", "--cache", cache, "--keep-last", "0", "--json"])
+        #expect(gc.status == 0, "\(gc.stderr)")
+        let kept = (try JSONSerialization.jsonObject(with: Data(gc.stdout.utf8)) as? [String: Any])?["kept"] as? [String] ?? []
+        #expect(Set(kept) == Set(trials.compactMap { $0["version"] as? String }))
+        let third = try CLI.run(args + ["--json"])
+        let again = (try JSONSerialization.jsonObject(with: Data(third.stdout.utf8)) as? [String: Any])?["trials"] as? [[String: Any]] ?? []
+        #expect(again.count == 2 && again.allSatisfy { $0["cached"] as? Bool == true })
+        #expect(try CLI.run(["metrics", "--cache", cache, String(kept.first?.prefix(12) ?? "")]).status == 0)
+    }
+
+    /// (arguments, fragment of stderr): grid errors are usage errors that point at the help.
+    static let tuneUsage: [([String], String)] = [
+        (["tune"], "give at least one --grid STAGE.PARAM=V1,V2,..."),
+        (["tune", "--grid", "train.lr"], "--grid expects STAGE.PARAM=V1,V2,..., found 'train.lr'"),
+        (["tune", "--grid", "train.lr="], "--grid train.lr has no values"),
+    ]
+
+    @Test("tune: a bad --grid exits 64 and points at 'blendset help tune'", arguments: tuneUsage.indices)
+    func tuneUsageErrors(index: Int) throws {
+        let (args, fragment) = Self.tuneUsage[index]
+        let r = try CLI.run(args + ["--cache", CLI.folder() + "/cache"])
+        #expect(r.status == 64)
+        #expect(r.stderr == "blendset: error: \(fragment)\nSee 'blendset help tune'.\n")
     }
 
     @Test("metrics on a version without a train stage says how to get one")

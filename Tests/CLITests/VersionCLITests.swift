@@ -166,4 +166,30 @@ struct VersionCLITests {
         let none = try CLI.run(["manifest", "--cache", t.folder + "/none"])
         #expect(none.status == 66 && none.stderr.contains("run 'blendset build' first"))
     }
+
+    /// (arguments, exit code, fragments of stderr): each `VersionError` case keeps its code and message.
+    static let versionErrors: [([String], Int32, [String])] = [
+        (["metrics"], 65, ["blendset: error: version ", "was not trained"]),
+        (["tag", "--delete", "nope"], 64, ["no tag 'nope'; there are no tags", "See 'blendset help tag'."]),
+        (["export", "latest~9", "--format", "npz", "--out", "x.npz"], 64, ["latest~1 is the oldest", "See 'blendset help export'."]),
+        (["diff", "0000"], 64, ["no version '0000'", "See 'blendset help diff'."]),
+    ]
+
+    @Test("version errors map to their exit codes through main", arguments: versionErrors.indices)
+    func versionErrorCodes(index: Int) throws {
+        let (args, status, fragments) = Self.versionErrors[index]
+        let r = try TwoVersions().run(args)
+        #expect(r.status == status, "\(args): \(r.stderr)")
+        for f in fragments { #expect(r.stderr.contains(f), "\(args): \(r.stderr)") }
+        #expect(r.stdout.isEmpty)
+    }
+
+    @Test("moving a tag without --force is a usage error that names the tag's version")
+    func tagExists() throws {
+        let t = try TwoVersions()
+        #expect(try t.run(["tag", "v1", "latest~1"]).status == 0)
+        let r = try t.run(["tag", "v1"])
+        #expect(r.status == 64 && r.stderr.contains("tag 'v1' already points at \(t.first.prefix(12)); use --force"))
+        #expect(r.stderr.hasSuffix("See 'blendset help tag'.\n"))
+    }
 }
