@@ -41,7 +41,7 @@ struct UsageError: Error, CustomStringConvertible {
 }
 
 /// The parsed command line of one subcommand.
-struct ParsedArguments {
+struct ParsedArguments: Sendable {
     var command: String
     var flags: Set<String> = []
     var values: [String: [String]] = [:]
