@@ -4,8 +4,8 @@ import Inference
 import Pipeline
 
 /// Train split only: makes seeded augmented copies of every valid training image, runs
-/// each through the same landmarker and blendshape model, and keeps the copies that
-/// still show a face. With `per_class_target`, a class that would stay below the target
+/// each through the same landmarker and blendshape model (the one the landmarks stage
+/// used, taken from the input), and keeps the copies that still show a face. With `per_class_target`, a class that would stay below the target
 /// gets further augmented copies (never duplicated rows) until it reaches it.
 ///
 /// A copy is identified by (item, copy number) and its recipe depends only on those and
@@ -34,21 +34,17 @@ public struct AugmentStage: Stage {
         ParameterSpec("contrast_range", default: .number(0.2), "contrast factor range: 1 ± this"),
         ParameterSpec("noise_p", default: .number(0.3), "probability of Gaussian noise"),
         ParameterSpec("noise_sigma", default: .number(8), "noise standard deviation range: 0 … this (grey levels)"),
-        ParameterSpec("model", default: faceModelDefault, "face_landmarker.task; its content hash enters the key",
-                      role: .inputPath(hint: faceModelHint)),
-        ParameterSpec("min_detection_confidence", default: .number(0.5), "as in the landmarks stage"),
-        ParameterSpec("min_presence_confidence", default: .number(0.5), "as in the landmarks stage"),
-    ]
+    ] + movedFaceModelParameters(faceModelParameters)
 
     public let copies: Int
     public let perClassTarget: Int
     public let seed: UInt64
     public let settings: AugmentationSettings
-    public let options: FaceLandmarkerOptions
     /// Rounds of further copies tried when filling a class, beyond `copies`.
     static let maxFillRounds = 20
 
     public init(parameters: StageParameters) throws(PipelineError) {
+        try rejectMovedFaceModelParameters(parameters, faceModelParameters)
         copies = try parameters.int("copies", in: 0...100)
         perClassTarget = try parameters.int("per_class_target", in: 0...100_000_000)
         seed = UInt64(try parameters.int("seed", in: 0...Int.max))
@@ -68,9 +64,6 @@ public struct AugmentStage: Stage {
         s.noiseProbability = try p("noise_p")
         s.maxNoise = try parameters.double("noise_sigma", in: 0...128)
         settings = s
-        options = FaceLandmarkerOptions(
-            minDetectionConfidence: Float(try parameters.double("min_detection_confidence", in: 0...1)),
-            minPresenceConfidence: Float(try parameters.double("min_presence_confidence", in: 0...1)))
     }
 
     struct Candidate {
@@ -94,7 +87,10 @@ public struct AugmentStage: Stage {
         let refs = try imageRefs(input, images)
         let classes = input.names(MetadataKey.classes)
         let train = (0..<input.rowCount).filter { split[$0] == Split.train.rawValue }
-        let extractor = try FaceExtractor(context: context, options: options)
+        let model = try FaceModelRecord(input: context.input, table: input, reader: context.stage)
+        let extractor = try FaceExtractor(context: context, model: model, source: modelSource(context.input, model)) {
+            try context.input.bytes(faceModelArtifact)
+        }
 
         func candidate(_ row: Int, copy: Int) -> Candidate {
             let r = refs[row]
@@ -192,7 +188,10 @@ public struct AugmentStage: Stage {
         augmented = try withProvenance(augmented, sources: accepted.map { itemIDs[$0.0.source] }, recipes: recipes, seeds: seeds)
         let originals = try withProvenance(input, sources: .init(repeating: "", count: input.rowCount),
                                            recipes: .init(repeating: "", count: input.rowCount), seeds: .init(repeating: 0, count: input.rowCount))
-        let table = try originals.appending(augmented)
+        var table = try originals.appending(augmented)
+        // The record belongs to the face stages; without it this output, and so the
+        // dataset, is the same as when augment had its own model parameter.
+        table.metadata[MetadataKey.faceModel] = nil
 
         var perClass: [(String, JSONValue)] = []
         for (c, name) in classes.enumerated() {

@@ -60,16 +60,91 @@ func decodeFloats(_ bytes: ArraySlice<UInt8>) -> [Float] {
     return out
 }
 
+extension MetadataKey {
+    /// JSON object written by the landmarks stage and carried by blendshapes: the face
+    /// model's digest, both thresholds and the extractor version (see `FaceModelRecord`).
+    public static let faceModel = "face_model"
+}
+
+/// The artifact holding the face model bundle itself. Its content id is the model's
+/// digest, so the stages below landmarks run the very model landmarks ran, found by
+/// content rather than by a path that differs from machine to machine.
+public let faceModelArtifact = "face_model"
+
+/// The face model (and its thresholds) a table's landmarks were made with. The landmarks
+/// stage owns the model configuration; the stages below it take it from their input.
+struct FaceModelRecord: Equatable {
+    var digest: ContentDigest
+    var minDetectionConfidence: Double
+    var minPresenceConfidence: Double
+    var extractorVersion: Int
+
+    var options: FaceLandmarkerOptions {
+        FaceLandmarkerOptions(minDetectionConfidence: Float(minDetectionConfidence),
+                              minPresenceConfidence: Float(minPresenceConfidence))
+    }
+
+    /// The metadata value: canonical JSON, no paths, so outputs are the same on every machine.
+    var json: String {
+        JSONValue.object([
+            ("digest", .string(digest.hex)),
+            ("extractor_version", .int(extractorVersion)),
+            ("min_detection_confidence", .number(minDetectionConfidence)),
+            ("min_presence_confidence", .number(minPresenceConfidence)),
+        ]).canonical
+    }
+
+    init(digest: ContentDigest, minDetectionConfidence: Double, minPresenceConfidence: Double,
+         extractorVersion: Int = FaceExtractor.version) {
+        self.digest = digest
+        self.minDetectionConfidence = minDetectionConfidence
+        self.minPresenceConfidence = minPresenceConfidence
+        self.extractorVersion = extractorVersion
+    }
+
+    /// The record of a face stage's input, checked against the model artifact it came with.
+    init(input: StageInput, table: Table, reader stage: String) throws(PipelineError) {
+        func fail(_ message: String) -> PipelineError { .stageFailed(stage: stage, message: message) }
+        guard let text = table.metadata[MetadataKey.faceModel] else {
+            throw fail("the input from stage '\(input.stage)' does not say which face model made its landmarks "
+                + "(no '\(MetadataKey.faceModel)' metadata); put a 'landmarks' stage above '\(stage)': "
+                + "the face model and its thresholds are configured there")
+        }
+        guard let v = try? JSONParser.parse(text), let hex = v["digest"]?.stringValue, let digest = ContentDigest(hex: hex),
+              let detection = v["min_detection_confidence"]?.doubleValue, let presence = v["min_presence_confidence"]?.doubleValue,
+              let version = v["extractor_version"]?.intValue else {
+            throw fail("the input from stage '\(input.stage)' has a damaged face model record: \(text)")
+        }
+        self.init(digest: digest, minDetectionConfidence: detection, minPresenceConfidence: presence, extractorVersion: version)
+        guard version == FaceExtractor.version else {
+            throw fail("the input's landmarks were made by face extractor version \(version), this blendset has version "
+                + "\(FaceExtractor.version); run the landmarks stage again with this blendset")
+        }
+        guard let model = input.artifacts[faceModelArtifact] else {
+            throw fail("stage '\(input.stage)' did not pass on the face model (no '\(faceModelArtifact)' artifact); "
+                + "put a 'landmarks' stage above '\(stage)'")
+        }
+        guard model == digest else {
+            throw fail("the input from stage '\(input.stage)' carries face model \(model.hex.prefix(12)), but its table "
+                + "was made with face model \(digest.hex.prefix(12)); its rows and model come from different landmarks runs")
+        }
+    }
+}
+
 /// Runs the native face landmarker over many images on `jobs` threads, memoised per
 /// image in the cache, so an image is never extracted twice for the same model,
 /// options and extractor version — whatever split, class list or augmentation it
 /// reaches the stage through. Output order never depends on the thread count.
 final class FaceExtractor: @unchecked Sendable {
     /// Bump when the extractor's numbers change, so memoised results stop matching.
+    /// It is recorded in the landmarks output, so `LandmarksStage.version` follows it.
     static let version = 1
 
-    let modelPath: String
-    let modelDigest: ContentDigest
+    let model: FaceModelRecord
+    /// Names the model in error messages.
+    let modelSource: String
+    /// The model bundle's bytes; only called on a memo miss.
+    private let modelBytes: () throws -> [UInt8]
     let options: FaceLandmarkerOptions
     let context: StageContext
     let landmarkMemo: MemoStore
@@ -88,19 +163,19 @@ final class FaceExtractor: @unchecked Sendable {
         lock.unlock()
     }
 
-    init(context: StageContext, modelParameter: String = "model", options: FaceLandmarkerOptions) throws {
+    init(context: StageContext, model: FaceModelRecord, source: String, bytes: @escaping () throws -> [UInt8]) throws {
         self.context = context
-        modelPath = try context.parameters.path(modelParameter)
-        guard let digest = context.inputDigests[modelParameter] else {
-            throw PipelineError.stageFailed(stage: context.stage, message: "no content digest for \(modelParameter)")
-        }
-        modelDigest = digest
-        self.options = options
+        self.model = model
+        modelSource = source
+        modelBytes = bytes
+        options = model.options
+        // The memo namespaces are unchanged from when each stage had its own model
+        // parameter, so results memoised then are still found.
         var h = SHA256()
-        h.update("blendset-landmarks-v\(Self.version)\n\(digest.hex)\n\(options.minDetectionConfidence.bitPattern) \(options.minPresenceConfidence.bitPattern)\n")
+        h.update("blendset-landmarks-v\(Self.version)\n\(model.digest.hex)\n\(options.minDetectionConfidence.bitPattern) \(options.minPresenceConfidence.bitPattern)\n")
         landmarkMemo = try context.memo(namespace: h.finalize())
         var b = SHA256()
-        b.update("blendset-blendshapes-v\(Self.version)\n\(digest.hex)\n")
+        b.update("blendset-blendshapes-v\(Self.version)\n\(model.digest.hex)\n")
         blendshapeMemo = try context.memo(namespace: b.finalize())
     }
 
@@ -108,12 +183,17 @@ final class FaceExtractor: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let models { return models }
+        let bytes = try modelBytes()
+        guard SHA256.digest(bytes) == model.digest else {
+            throw PipelineError.stageFailed(stage: context.stage, message:
+                "the face model \(modelSource) no longer has the content recorded for it (sha256 \(model.digest.hex.prefix(12))); build again")
+        }
         do {
-            let m = try FaceModels(taskPath: modelPath)
+            let m = try FaceModels(bundle: try TaskBundle(bytes: bytes, source: modelSource))
             models = m
             return m
         } catch {
-            throw PipelineError.stageFailed(stage: context.stage, message: "cannot load the face model \(modelPath): \(error)")
+            throw PipelineError.stageFailed(stage: context.stage, message: "cannot load the face model \(modelSource): \(error)")
         }
     }
 

@@ -6,37 +6,68 @@ import Pipeline
 let faceModelHint = """
     The model is MediaPipe's Face Landmarker bundle, face_landmarker.task (float16), from MediaPipe's \
     Face Landmarker model page. Put it at ../shared/models/face_landmarker.task relative to the project, \
-    or point the stage at it with --set STAGE.model=PATH.
+    or point the landmarks stage at it with --set landmarks.model=PATH.
     """
-let faceModelDefault = JSONValue.string("../shared/models/face_landmarker.task")
+
+/// The face model parameters, which only the landmarks stage has. The stages below it
+/// keep the names only to reject them with a message that says where they went.
+let faceModelParameters = ["model", "min_detection_confidence", "min_presence_confidence"]
+
+func movedFaceModelParameters(_ names: [String]) -> [ParameterSpec] {
+    names.map { ParameterSpec($0, default: .null, "not set here: configured once, on the landmarks stage (landmarks.\($0))") }
+}
+
+func rejectMovedFaceModelParameters(_ parameters: StageParameters, _ names: [String]) throws(PipelineError) {
+    for name in names where parameters.values[name].map({ $0 != .null }) ?? false {
+        throw parameters.invalid(name, "the face model and its thresholds are configured once, on the landmarks stage: "
+            + "set landmarks.\(name) there and remove \(parameters.stage).\(name); this stage uses the model its input was made with")
+    }
+}
 
 /// The validity filter: runs MediaPipe's face detector and landmark model (natively) on
 /// every image and keeps the rows where a face is found, with its 478 landmarks.
+///
+/// The one owner of the face model and its thresholds: it records them in its table's
+/// metadata (`MetadataKey.faceModel`) and stores the model bundle as the `face_model`
+/// artifact, and the face stages below it take both from their input.
 public struct LandmarksStage: Stage {
     public static let kind = "landmarks"
-    public static let version = 1
+    /// The extractor version is part of the output (its metadata), so it is part of this one.
+    public static let version = 1 + FaceExtractor.version
     public static let summary = "detect the face and its 478 landmarks; drop images with no face"
     public static let inputCount = 1...1
     public static let parameters: [ParameterSpec] = [
-        ParameterSpec("model", default: faceModelDefault, "face_landmarker.task; its content hash enters the key",
+        ParameterSpec("model", default: .string("../shared/models/face_landmarker.task"),
+                      "face_landmarker.task, used by every face stage below this one; its content hash enters the keys",
                       role: .inputPath(hint: faceModelHint)),
         ParameterSpec("min_detection_confidence", default: .number(0.5), "face detector score threshold"),
         ParameterSpec("min_presence_confidence", default: .number(0.5), "landmark model face-presence threshold"),
     ]
 
-    public let options: FaceLandmarkerOptions
+    public let minDetectionConfidence: Double
+    public let minPresenceConfidence: Double
 
     public init(parameters: StageParameters) throws(PipelineError) {
-        options = FaceLandmarkerOptions(
-            minDetectionConfidence: Float(try parameters.double("min_detection_confidence", in: 0...1)),
-            minPresenceConfidence: Float(try parameters.double("min_presence_confidence", in: 0...1)))
+        minDetectionConfidence = try parameters.double("min_detection_confidence", in: 0...1)
+        minPresenceConfidence = try parameters.double("min_presence_confidence", in: 0...1)
     }
 
     public func run(_ context: StageContext) throws -> StageResult {
         let input = try context.input.table()
         let images = try ImageSet(context.input)
         let refs = try imageRefs(input, images)
-        let extractor = try FaceExtractor(context: context, options: options)
+        let file = try context.inputFile("model")
+        let modelBytes: [UInt8]
+        do { modelBytes = try readFileBytes(atPath: file.path) } catch {
+            throw stageError(context, "cannot read the face model: \(error)")
+        }
+        // The key was made from the digest taken when the build started.
+        guard SHA256.digest(modelBytes) == file.digest else {
+            throw stageError(context, "the face model \(file.path) changed while the build ran; build again")
+        }
+        let model = FaceModelRecord(digest: file.digest, minDetectionConfidence: minDetectionConfidence,
+                                    minPresenceConfidence: minPresenceConfidence)
+        let extractor = try FaceExtractor(context: context, model: model, source: file.path) { modelBytes }
         let results = try extractor.extract(refs, wantBlendshapes: false)
 
         var keep: [Int] = []
@@ -49,18 +80,19 @@ public struct LandmarksStage: Stage {
             scores.append(r.detectionScore)
             presences.append(r.presence)
         }
-        let table = try input.gathering(keep)
+        var table = try input.gathering(keep)
             .setting(Column(name: ColumnName.landmarks, data: .float32(values: points, width: 478 * 3)))
             .setting(Column(name: ColumnName.detectionScore, data: .float32(values: scores, width: 1)))
             .setting(Column(name: ColumnName.presence, data: .float32(values: presences, width: 1)))
+        table.metadata[MetadataKey.faceModel] = model.json
 
         let stats = JSONValue.object([
             ("validity", try validityStats(input, results.map { $0.0.status })),
             ("extracted", .int(extractor.extractedImages)),
             ("memo_hits", .int(extractor.memoHits)),
         ])
-        return StageResult(artifacts: [tableArtifact: table.encoded()], forwarded: context.forwardedImages,
-                           rowsIn: input.rowCount, rowsOut: keep.count, stats: stats)
+        return StageResult(artifacts: [tableArtifact: table.encoded(), faceModelArtifact: modelBytes],
+                           forwarded: context.forwardedImages, rowsIn: input.rowCount, rowsOut: keep.count, stats: stats)
     }
 
     /// Faces found per split and class, with the rate and why the others were dropped.
@@ -100,10 +132,12 @@ func imageRefs(_ table: Table, _ images: ImageSet) throws -> [ImageRef] {
 }
 
 /// Computes the 52 blendshape scores of every row from its landmarks, then keeps the
-/// configured features in the configured order.
+/// configured features in the configured order, with the face model its input's
+/// landmarks were made with (which it passes on, with that input's model record).
 public struct BlendshapesStage: Stage {
     public static let kind = "blendshapes"
-    public static let version = 1
+    /// 2: the output carries the face model record and the `face_model` artifact.
+    public static let version = 2
     public static let summary = "blendshape model → 52 scores → the configured features"
     public static let inputCount = 1...1
     public static let defaultFeatures = [
@@ -115,17 +149,16 @@ public struct BlendshapesStage: Stage {
         "mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
     ]
     public static let parameters: [ParameterSpec] = [
-        ParameterSpec("model", default: faceModelDefault, "face_landmarker.task; its content hash enters the key",
-                      role: .inputPath(hint: faceModelHint)),
         ParameterSpec("features", default: .array(defaultFeatures.map { .string($0) }),
                       "blendshape names to keep, in order (any of the 52; see 'blendset help stages')"),
-    ]
+    ] + movedFaceModelParameters(["model"])
 
     public let features: [String]
     /// Positions of `features` among the 52 model outputs.
     public let indices: [Int]
 
     public init(parameters: StageParameters) throws(PipelineError) {
+        try rejectMovedFaceModelParameters(parameters, ["model"])
         (features, indices) = try Self.featureList(parameters)
     }
 
@@ -151,8 +184,11 @@ public struct BlendshapesStage: Stage {
         guard input.column(ColumnName.landmarks) != nil else {
             throw stageError(context, "the input has no landmarks; put a 'landmarks' stage before 'blendshapes'")
         }
+        let model = try FaceModelRecord(input: context.input, table: input, reader: context.stage)
         let w = try input.int32(ColumnName.imageWidth), h = try input.int32(ColumnName.imageHeight)
-        let extractor = try FaceExtractor(context: context, options: FaceLandmarkerOptions())
+        let extractor = try FaceExtractor(context: context, model: model, source: modelSource(context.input, model)) {
+            try context.input.bytes(faceModelArtifact)
+        }
         let all = try extractor.blendshapes(rows: input, sizes: zip(w, h).map { (Int($0), Int($1)) })
         var values = [Float](); values.reserveCapacity(input.rowCount * indices.count)
         for scores in all { for i in indices { values.append(scores[i]) } }
@@ -164,7 +200,13 @@ public struct BlendshapesStage: Stage {
             ("extracted", .int(extractor.blendshapeRuns)),
             ("memo_hits", .int(extractor.memoHits)),
         ])
-        return StageResult(artifacts: [tableArtifact: table.encoded()], forwarded: context.forwardedImages,
+        return StageResult(artifacts: [tableArtifact: table.encoded()],
+                           forwarded: context.forwardedImages.merging([faceModelArtifact: model.digest]) { a, _ in a },
                            rowsIn: input.rowCount, rowsOut: table.rowCount, stats: stats)
     }
+}
+
+/// Names a face model taken from an input, for error messages.
+func modelSource(_ input: StageInput, _ model: FaceModelRecord) -> String {
+    "face model \(model.digest.hex.prefix(12)) of stage '\(input.stage)'"
 }
