@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Formats
 import Learning
@@ -257,8 +258,8 @@ let tuneCommand = CommandSpec(
         for axis in axes { combos = combos.flatMap { c in axis.values.map { c + [$0] } } }
         if let n = try args.int("--random", in: 1...100_000, command: "tune") {
             let seed = try args.int("--seed", in: 0...Int.max, command: "tune") ?? 42
-            var rng = SeededGenerator(seed: UInt64(seed))
-            combos.shuffle(using: &rng)
+            var rng = SeededRandom(seed: UInt64(seed))
+            rng.shuffle(&combos)
             combos = Array(combos.prefix(n))
         }
         let file = args.value("--pipeline") ?? "pipeline.json"

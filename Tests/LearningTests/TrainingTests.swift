@@ -1,10 +1,11 @@
+import Basics
 import Testing
 @testable import Learning
 
 @Suite struct TrainingTests {
     /// Three noisy clusters, learnable in a few epochs.
     static func clusters(rows: Int, seed: UInt64) -> LabeledData {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SeededRandom(seed: seed)
         var x: [Float] = [], y: [Int32] = []
         for r in 0..<rows {
             let c = r % 3
