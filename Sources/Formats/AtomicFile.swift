@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Basics
 
 /// Crash-safe whole-file writes: readers see the old complete file or the new complete
 /// file, never a partial one.
@@ -133,37 +134,16 @@ public enum AtomicFile {
 
 /// Reads a whole file into memory.
 public func readFileBytes(atPath path: String) throws(FormatError) -> [UInt8] {
-    let fd = try openForReading(path)
-    defer { close(fd) }
-    var info = stat()
-    let sizeHint = fstat(fd, &info) == 0 ? Int(info.st_size) : 0
-    var bytes = [UInt8]()
-    bytes.reserveCapacity(sizeHint + 1)
-    var chunk = [UInt8](repeating: 0, count: max(1 << 16, min(sizeHint + 1, 1 << 26)))
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw FormatError(file: path, message: "cannot read file: \(systemErrorText())")
-        }
-        if n == 0 { break }
-        bytes.append(contentsOf: chunk[0..<n])
-    }
-    return bytes
+    do { return try FileBytes.read(atPath: path) } catch { throw FormatError(error) }
 }
 
 /// Opens `path` read-only, with an error that says why not (missing, a directory, no permission).
 func openForReading(_ path: String) throws(FormatError) -> Int32 {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else {
-        let code = errno
-        let reason = code == ENOENT ? "no such file" : systemErrorText(code)
-        throw FormatError(file: path, message: "cannot open file for reading: \(reason)")
+    do { return try FileBytes.openForReading(path) } catch { throw FormatError(error) }
+}
+
+extension FormatError {
+    init(_ error: FileReadError) {
+        self.init(file: error.path, message: error.message)
     }
-    var info = stat()
-    if fstat(fd, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR {
-        close(fd)
-        throw FormatError(file: path, message: "cannot read: it is a directory, expected a file")
-    }
-    return fd
 }

@@ -1,3 +1,5 @@
+import Basics
+
 /// An n-dimensional array in NumPy's `.npy` terms: a little-endian dtype, a C-order shape,
 /// and the raw element bytes.
 public struct NPYArray: Sendable, Equatable {
@@ -159,22 +161,4 @@ public enum NumPyFile {
 
     private static func le16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8)] }
     private static func le32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * UInt32($0))) } }
-}
-
-/// CRC-32 (zip / zlib polynomial 0xEDB88320, reflected), for zip entries.
-package enum CRC32 {
-    private static let table: [UInt32] = (0..<256).map { n in
-        var crc = UInt32(n)
-        for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
-        return crc
-    }
-
-    /// The CRC-32 of `bytes` (`checksum("123456789") == 0xCBF43926`).
-    package static func checksum(_ bytes: [UInt8]) -> UInt32 {
-        table.withUnsafeBufferPointer { t in
-            var crc: UInt32 = 0xffff_ffff
-            for byte in bytes { crc = (crc >> 8) ^ t[Int((crc ^ UInt32(byte)) & 0xff)] }
-            return ~crc
-        }
-    }
 }

@@ -32,7 +32,7 @@ public struct Adam: Sendable {
 }
 
 /// Moment estimates for one parameter vector.
-final class AdamState: @unchecked Sendable {
+final class AdamState {
     let m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, vMax: UnsafeMutablePointer<Float>
     let count: Int
     var step = 0

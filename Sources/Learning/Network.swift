@@ -1,3 +1,4 @@
+import Basics
 /// A sequential classifier: an input shape, layers, and a softmax head. It holds no
 /// weights; those live in a flat `[Float]` vector laid out by `slots`, so the optimiser,
 /// the gradient reduction and the model file all work on one contiguous array.
@@ -83,7 +84,7 @@ public struct Network: Sendable, Equatable {
     public func initialWeights(seed: UInt64) -> [Float] {
         var w = [Float](repeating: 0, count: parameterCount)
         for (i, p) in plan.enumerated() where p.kind != .dropout {
-            var rng = SeededGenerator(seed: seed, stream: 1, index: UInt64(i))
+            var rng = SeededRandom(seed: seed, stream: 1, index: UInt64(i))
             let fanIn = p.inFeatures, fanOut = p.gates
             let limit = (6.0 / Double(fanIn + fanOut)).squareRoot()
             for k in 0..<(fanIn * fanOut) { w[p.kernel + k] = Float((rng.unit() * 2 - 1) * limit) }
@@ -114,7 +115,7 @@ func transposeMatrix(_ a: UnsafePointer<Float>, rows: Int, columns: Int, into t:
 /// A rows × columns matrix with orthonormal rows (columns ≥ rows) or columns, as Keras'
 /// Orthogonal initializer makes it: QR of a normal matrix with the signs of R's diagonal
 /// folded into Q (Gram–Schmidt gives exactly that Q).
-func orthogonalRows(rows: Int, columns: Int, rng: inout SeededGenerator) -> [Float] {
+func orthogonalRows(rows: Int, columns: Int, rng: inout SeededRandom) -> [Float] {
     let n = max(rows, columns), m = min(rows, columns)
     // m vectors of length n, orthonormalised in Double with modified Gram–Schmidt.
     var v = [[Double]](repeating: [], count: m)
@@ -135,4 +136,12 @@ func orthogonalRows(rows: Int, columns: Int, rng: inout SeededGenerator) -> [Flo
     var out = [Float](repeating: 0, count: rows * columns)
     for r in 0..<rows { for c in 0..<columns { out[r * columns + c] = Float(rows <= columns ? v[r][c] : v[c][r]) } }
     return out
+}
+
+extension SeededRandom {
+    /// Training streams are two levels deep: purpose (1 initial weights, 2 epoch shuffle,
+    /// 3 dropout, 4 dropout keys), then an index, both through the one stream derivation.
+    init(seed: UInt64, stream: UInt64, index: UInt64) {
+        self.init(seed: SeededRandom.streamSeed(seed, stream), stream: index)
+    }
 }

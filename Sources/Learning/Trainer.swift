@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// Rows of features with integer class labels. Row r's features are
@@ -102,13 +103,13 @@ public enum Trainer {
 
         for epoch in 1...max(options.epochs, 1) where options.epochs > 0 {
             let epochStart = ContinuousClock.now
-            var shuffle = SeededGenerator(seed: options.seed, stream: 2, index: UInt64(epoch))
-            order.shuffle(using: &shuffle)
+            var shuffle = SeededRandom(seed: options.seed, stream: 2, index: UInt64(epoch))
+            shuffle.shuffle(&order)
             var begin = 0
             while begin < train.count {
                 let m = min(options.batchSize, train.count - begin)
                 for j in 0..<m {
-                    var g = SeededGenerator(seed: options.seed, stream: 4, index: UInt64(epoch) << 32 | UInt64(begin + j))
+                    var g = SeededRandom(seed: options.seed, stream: 4, index: UInt64(epoch) << 32 | UInt64(begin + j))
                     keys[j] = g.next()
                 }
                 weights.withUnsafeMutableBufferPointer { w in
@@ -145,7 +146,7 @@ public enum Trainer {
                                                 }
                                                 ws.backward(weights: wp, transposed: wtp, count: n)
                                             }
-                                            parallelFor(gradientShards, threads: threads, shardWork)
+                                            ParallelLoop.run(count: gradientShards, jobs: threads, shardWork)
                                         }
                                     }
                                 }
@@ -267,7 +268,7 @@ extension Network {
                                 c += workers
                             }
                         }
-                        parallelFor(workers, threads: workers, work)
+                        ParallelLoop.run(count: workers, jobs: workers, work)
                     }
                 }
             }
@@ -276,20 +277,6 @@ extension Network {
     }
 }
 
-/// Runs `body(0..<count)` on up to `threads` threads; with one thread, in order.
-func parallelFor(_ count: Int, threads: Int, _ body: (Int) -> Void) {
-    if threads <= 1 || count <= 1 {
-        for i in 0..<count { body(i) }
-        return
-    }
-    // The callers give each index its own memory, so sharing the closure is safe.
-    withoutActuallyEscaping(body) { body in
-        let shared = UncheckedSendable(value: body)
-        DispatchQueue.concurrentPerform(iterations: count) { shared.value($0) }
-    }
-}
-
-struct UncheckedSendable<T>: @unchecked Sendable { let value: T }
 
 extension Network {
     /// Mean cross-entropy of one batch (no dropout) and its gradient, in one workspace.

@@ -1,9 +1,10 @@
+import Basics
 import Foundation
 
 /// Scratch memory for the forward and backward pass of up to `capacity` samples, allocated
 /// once so that training allocates nothing per step. Activations are time-major:
 /// element (t, b, f) of a sequence buffer is at `(t * n + b) * features + f`.
-final class Workspace: @unchecked Sendable {
+final class Workspace {
     let network: Network
     let capacity: Int
     /// Input batch, time-major.
@@ -92,7 +93,7 @@ final class Workspace: @unchecked Sendable {
                 if let keys = dropoutKeys, p.rate > 0 {
                     let keep = 1 / (1 - p.rate)
                     for b in 0..<n {
-                        var rng = SeededGenerator(seed: keys[b], stream: 3, index: UInt64(l))
+                        var rng = SeededRandom(seed: keys[b], stream: 3, index: UInt64(l))
                         for t in 0..<p.outSteps {
                             for f in 0..<p.outFeatures {
                                 let i = (t * n + b) * p.outFeatures + f

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Formats
 
@@ -118,7 +119,7 @@ public struct AugmentationRecipe: Sendable, Equatable, CustomStringConvertible {
         var result = [UInt8](repeating: 0, count: n)
         for i in 0..<n {
             var v = ((out[i] * b) - mean * b) * k + mean * b
-            if sigma > 0 { v += sigma * Float(noiseRNG.gaussian()) }
+            if sigma > 0 { v += sigma * Float(noiseRNG.normal()) }
             result[i] = UInt8(min(max(v.rounded(), 0), 255))
         }
         return result
@@ -126,12 +127,6 @@ public struct AugmentationRecipe: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension SeededRandom {
-    /// A standard normal deviate (Box–Muller).
-    mutating func gaussian() -> Double {
-        let u1 = max(unit(), 1e-300), u2 = unit()
-        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
-    }
-
     /// The generator for copy `copy` of item `item`: independent of how many copies are
     /// made and of the order items are processed in.
     static func forItem(_ item: String, copy: Int, seed: UInt64) -> SeededRandom {

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Formats
 import Pipeline
@@ -110,7 +111,7 @@ public struct IngestStage: Stage {
                 // Each chunk writes its own rows, so sharing the buffers is race-free.
                 nonisolated(unsafe) let d = dst.baseAddress!
                 nonisolated(unsafe) let src = source
-                DispatchQueue.concurrentPerform(iterations: (n + chunk - 1) / chunk) { c in
+                ParallelLoop.run(count: (n + chunk - 1) / chunk, jobs: jobs) { c in
                     for i in (c * chunk)..<min(n, (c + 1) * chunk) {
                         let a = Int(images.offsets[i]), b = Int(images.offsets[i + 1])
                         let digest = SHA256.digest(UnsafeRawBufferPointer(rebasing: src[a..<b]))

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Formats
 import Learning
@@ -94,8 +95,8 @@ public struct Tuner: Sendable {
         var combos: [[ParameterOverride]] = [[]]
         for axis in axes { combos = combos.flatMap { c in axis.values.map { c + [$0] } } }
         if let n = random {
-            var rng = SeededGenerator(seed: seed)
-            combos.shuffle(using: &rng)
+            var rng = SeededRandom(seed: seed)
+            rng.shuffle(&combos)
             combos = Array(combos.prefix(n))
         }
         return combos

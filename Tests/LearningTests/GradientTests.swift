@@ -1,10 +1,11 @@
+import Basics
 import Testing
 @testable import Learning
 
 /// Small random problems: every weight's analytic gradient against a central difference.
 @Suite struct GradientTests {
     static func data(_ shape: InputShape, classes: Int, rows: Int, seed: UInt64) -> LabeledData {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SeededRandom(seed: seed)
         let x = (0..<(rows * shape.size)).map { _ in Float(rng.normal()) }
         let y = (0..<rows).map { Int32($0 % classes) }
         return LabeledData(features: x, labels: y)
@@ -31,7 +32,7 @@ import Testing
         let d = Self.data(shape, classes: net.classes, rows: 6, seed: 7)
         // Larger-than-default weights so relu units are active and gradients are not tiny.
         var w = net.initialWeights(seed: 3)
-        var rng = SeededGenerator(seed: 11)
+        var rng = SeededRandom(seed: 11)
         for i in w.indices { w[i] += Float(rng.normal() * 0.1) }
         let (_, g) = net.lossAndGradient(weights: w, data: d)
         func numeric(_ i: Int, _ h: Float) -> Double {
@@ -54,7 +55,7 @@ import Testing
     }
 
     @Test func orthogonalRecurrentKernelHasOrthonormalRows() {
-        var rng = SeededGenerator(seed: 5)
+        var rng = SeededRandom(seed: 5)
         let q = orthogonalRows(rows: 6, columns: 24, rng: &rng)
         for a in 0..<6 {
             for b in 0..<6 {

@@ -1,3 +1,4 @@
+import Basics
 import Testing
 @testable import Learning
 
@@ -29,7 +30,7 @@ import Testing
     @Test func predictionDoesNotDependOnThreadsOrBatching() throws {
         let net = try Network(input: InputShape(steps: 5, features: 1), layers: [
             .lstm(units: 4, activation: .relu, returnSequences: false), .dense(units: 3, activation: .softmax)])
-        var rng = SeededGenerator(seed: 3)
+        var rng = SeededRandom(seed: 3)
         let x = (0..<(5 * 300)).map { _ in Float(rng.normal()) }
         let w = net.initialWeights(seed: 2)
         let all = net.predict(weights: w, features: x, threads: 1)

@@ -9,10 +9,10 @@ final class TFLiteFaceNetworks: FaceNetworks {
     private let landmarksOutput: Int
     private let presenceOutput: Int
 
-    init(models: FaceModels) throws(ModelError) {
-        detector = try Interpreter(model: models.detector)
-        landmarks = try Interpreter(model: models.landmarks)
-        blendshapes = try Interpreter(model: models.blendshapes)
+    init(models: FaceModels, kernelPath: KernelPath) throws(ModelError) {
+        detector = try Interpreter(model: models.detector, kernelPath: kernelPath)
+        landmarks = try Interpreter(model: models.landmarks, kernelPath: kernelPath)
+        blendshapes = try Interpreter(model: models.blendshapes, kernelPath: kernelPath)
         // Outputs by name (spec table): the graph order is not something to rely on.
         func output(_ name: String, of interpreter: Interpreter) throws(ModelError) -> Int {
             guard let index = interpreter.outputNames.firstIndex(of: name) else {
@@ -47,7 +47,9 @@ final class TFLiteFaceNetworks: FaceNetworks {
 
 extension FaceLandmarker {
     /// A landmarker for one worker: builds its own interpreters over the shared `models`.
-    public convenience init(models: FaceModels, options: FaceLandmarkerOptions = .init()) throws(ModelError) {
-        self.init(networks: try TFLiteFaceNetworks(models: models), options: options)
+    /// `kernelPath` is for tests and benchmarks; every path gives the same bits.
+    public convenience init(models: FaceModels, options: FaceLandmarkerOptions = .init(),
+                            kernelPath: KernelPath = .preferred) throws(ModelError) {
+        self.init(networks: try TFLiteFaceNetworks(models: models, kernelPath: kernelPath), options: options)
     }
 }

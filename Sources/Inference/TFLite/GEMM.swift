@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Basics
+
 /// Weights of a convolution as a K x N matrix, packed once into column blocks streamed
 /// linearly by the micro-kernels: 16 wide (8 for a narrow tail) for 256-bit vectors, or
 /// 32 wide (16 or 8 for the tail) when 512-bit vectors are used.
@@ -14,7 +21,7 @@ struct PackedMatrix {
     let wide: Bool
 
     /// `element(kk, nn)` gives B[kk][nn]. `allocate` owns the memory.
-    init(k: Int, n: Int, wide: Bool = CPUFeatures.prefers512BitVectors,
+    init(k: Int, n: Int, wide: Bool,
          allocate: (Int) -> UnsafeMutablePointer<Float>, element: (Int, Int) -> Float) {
         self.k = k
         self.n = n
@@ -37,19 +44,49 @@ struct PackedMatrix {
     }
 }
 
-/// Which GEMM tiles suit this CPU. The package builds with `-target-cpu native`, so a CPU
-/// with AVX-512 also gets code with 32 vector registers: there 512-bit tiles (8x16, 4x32)
-/// pay; on AVX2 they would spill, and the 256-bit 4x16 tile is used.
-enum CPUFeatures {
-    static let prefers512BitVectors: Bool = {
+/// Which GEMM tiles the interpreter uses. The package builds with `-target-cpu native`,
+/// so a CPU with AVX-512 also gets code with 32 vector registers: there 512-bit tiles
+/// (8x16, 4x32) pay; on AVX2 they would spill, and the 256-bit 4x16 tile is used.
+///
+/// Both paths give the same bits: each output is one chain of fused multiply-adds over k
+/// in the same order, whatever the tile width, and the epilogue is per element. So the
+/// path is not part of any memo key; `KernelPathTests` checks it on real images.
+public enum KernelPath: String, Sendable, CaseIterable {
+    /// 256-bit tiles (4x16, 8x8), what an AVX2 CPU runs.
+    case avx2
+    /// 512-bit tiles (8x16, 4x32, 8x8 tail), chosen when the CPU has AVX-512F and VL.
+    case avx512
+
+    /// `BLENDSET_SIMD=avx2|avx512|auto` when set, else (or with `auto`) the best path for
+    /// this CPU. Read once per process, at the first model load.
+    public static let preferred: KernelPath = {
+        let value = getenv("BLENDSET_SIMD").map { String(cString: $0) } ?? "auto"
+        if let path = KernelPath(environmentValue: value) { return path }
+        let warning = "blendset: BLENDSET_SIMD=\(value) is not one of avx2, avx512, auto; using auto\n"
+        _ = warning.withCString { write(2, $0, strlen($0)) }
+        return detected
+    }()
+
+    /// The path for a `BLENDSET_SIMD` value: `auto` (or empty) → `detected`, nil if unknown.
+    public init?(environmentValue value: String) {
+        switch value.lowercased() {
+        case "", "auto": self = KernelPath.detected
+        case "avx2": self = .avx2
+        case "avx512", "avx-512": self = .avx512
+        default: return nil
+        }
+    }
+
+    /// What this CPU supports best.
+    public static let detected: KernelPath = {
         #if arch(x86_64) && os(Linux)
-        guard let info = try? readWholeFile("/proc/cpuinfo") else { return false }
+        guard let info = try? FileBytes.read(atPath: "/proc/cpuinfo") else { return .avx2 }
         let text = String(decoding: info.prefix(1 << 16), as: UTF8.self)
-        guard let flags = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+        guard let flags = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return .avx2 }
         let set = Set(flags.split(separator: " "))
-        return set.contains("avx512f") && set.contains("avx512vl")
+        return set.contains("avx512f") && set.contains("avx512vl") ? .avx512 : .avx2
         #else
-        return false
+        return .avx2
         #endif
     }()
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Basics
 
 /// A MediaPipe `.task` bundle: a zip archive whose entries are stored (not deflated).
 ///
@@ -140,38 +141,7 @@ enum ZipDirectory {
     }
 }
 
-/// CRC-32 (IEEE 802.3, reflected), as zip stores it.
-enum CRC32 {
-    static let table: [UInt32] = (0 ..< 256).map { n in
-        var c = UInt32(n)
-        for _ in 0 ..< 8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-
-    static func checksum(_ data: [UInt8]) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        table.withUnsafeBufferPointer { t in
-            for byte in data { c = t[Int((c ^ UInt32(byte)) & 0xFF)] ^ (c >> 8) }
-        }
-        return c ^ 0xFFFF_FFFF
-    }
-}
-
-/// Reads a file fully with POSIX calls (this module does not use Foundation).
+/// Reads a file fully (this module does not use Foundation).
 func readWholeFile(_ path: String) throws(ModelError) -> [UInt8] {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { throw ModelError(source: path, "cannot open: \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    var result: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw ModelError(source: path, "read failed: \(String(cString: strerror(errno)))")
-        }
-        if n == 0 { break }
-        result.append(contentsOf: chunk[0 ..< n])
-    }
-    return result
+    do { return try FileBytes.read(atPath: path) } catch { throw ModelError(source: path, error.message) }
 }
