@@ -90,10 +90,9 @@ final class FaceExtractor: @unchecked Sendable {
 
     init(context: StageContext, modelParameter: String = "model", options: FaceLandmarkerOptions) throws {
         self.context = context
-        modelPath = try context.parameters.path(modelParameter)
-        guard let digest = context.inputDigests[modelParameter] else {
-            throw PipelineError.stageFailed(stage: context.stage, message: "no content digest for \(modelParameter)")
-        }
+        let model = try context.inputFile(modelParameter)
+        modelPath = model.path
+        let digest = model.digest
         modelDigest = digest
         self.options = options
         var h = SHA256()

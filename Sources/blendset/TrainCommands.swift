@@ -29,7 +29,7 @@ func trainArtifact(_ name: String, _ version: DatasetVersion, layout: CacheLayou
 /// do not change from run to run).
 func trainedMetrics(_ version: DatasetVersion, layout: CacheLayout) throws -> JSONValue {
     let m = try JSONParser.parse(try trainArtifact(TrainStage.Artifact.metrics, version, layout: layout))
-    let stats = (try? trainEntry(version).stats.flatMap { try JSONParser.parse($0) }) ?? nil
+    let stats = (try? trainEntry(version).stats) ?? nil
     return .object([
         ("test", m["test"] ?? .null), ("val", m["val"] ?? .null), ("epochs", m["epochs"] ?? .null),
         ("seconds", stats?["seconds"]?["total"] ?? .null),
@@ -95,7 +95,7 @@ func classOrder(_ version: DatasetVersion, layout: CacheLayout) -> [String] {
 }
 
 func describeModel(_ version: DatasetVersion) -> String {
-    guard let e = try? trainEntry(version), let s = e.stats.flatMap({ try? JSONParser.parse($0) }) else { return "trained" }
+    guard let e = try? trainEntry(version), let s = e.stats else { return "trained" }
     return s["model"]?.stringValue ?? "trained"
 }
 

@@ -62,12 +62,15 @@ func stagesHelp() -> String {
     return out.joined(separator: "\n")
 }
 
+/// The one mapping from an engine error to an exit code. A stage failure takes the code
+/// of what went wrong underneath: a damaged cache object stays 70, bad input data is 65.
 func exitCode(for error: PipelineError) -> Int32 {
     switch error {
     case .invalidPipeline, .unknownStageKind, .unknownParameter, .invalidParameter, .unknownInput, .cycle: return ExitCode.config
     case .unknownStage: return ExitCode.usage
     case .missingInput: return ExitCode.noInput
     case .cacheLocked: return ExitCode.tempFail
+    case .stageFailed(_, let underlying as PipelineError): return exitCode(for: underlying)
     case .stageFailed: return ExitCode.dataError
     case .cacheCorrupt: return ExitCode.software
     case .io: return ExitCode.ioError
