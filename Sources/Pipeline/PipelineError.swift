@@ -66,7 +66,7 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
         case let .stageFailed(stage, underlying):
             return "stage '\(stage)' failed: \(underlying)"
         case let .cacheCorrupt(path, message):
-            return "the cache is damaged at \(path): \(message). Remove that file (or the whole cache folder) and build again"
+            return "the cache is damaged: file \(path) \(message). Delete that file (or the whole cache folder) and build again; the build recomputes what is missing"
         case let .io(message):
             return message
         }

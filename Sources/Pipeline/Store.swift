@@ -71,7 +71,7 @@ public struct ArtifactStore: Sendable {
     public func read(_ id: ContentDigest) throws(PipelineError) -> [UInt8] {
         let path = layout.object(id)
         guard FileManager.default.fileExists(atPath: path) else {
-            throw .cacheCorrupt(path: path, message: "artifact \(id.hex.prefix(12)) is missing")
+            throw .cacheCorrupt(path: path, message: "is missing (artifact \(id.hex.prefix(12)))")
         }
         let bytes: [UInt8]
         do { bytes = try readFileBytes(atPath: path) } catch { throw PipelineError(error) }
@@ -88,7 +88,7 @@ public struct ArtifactStore: Sendable {
 func verify(_ bytes: [UInt8], id: ContentDigest, path: String) throws(PipelineError) {
     let actual = SHA256.digest(bytes)
     guard actual == id else {
-        throw .cacheCorrupt(path: path, message: "file \(path) is damaged: its \(bytes.count) bytes hash to \(actual.hex.prefix(12)), not to the \(id.hex.prefix(12)) it is stored under (altered or truncated on disk)")
+        throw .cacheCorrupt(path: path, message: "is damaged: its \(bytes.count) bytes hash to \(actual.hex.prefix(12)), not to the \(id.hex.prefix(12)) it is stored under (altered or truncated on disk)")
     }
 }
 
@@ -197,7 +197,7 @@ public struct RunRecordStore: Sendable {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             return try JSONDecoder().decode(RunRecord.self, from: data)
         } catch {
-            throw .cacheCorrupt(path: path, message: "the run record does not parse (\(error))")
+            throw .cacheCorrupt(path: path, message: "is a run record that does not parse (\(error))")
         }
     }
 
@@ -258,7 +258,7 @@ public final class InMemoryBuildStore: BuildStore, @unchecked Sendable {
     public func contains(_ id: ContentDigest) -> Bool { locked { objects[id] != nil } }
     public func read(_ id: ContentDigest) throws(PipelineError) -> [UInt8] {
         guard let bytes = locked({ objects[id] }) else {
-            throw .cacheCorrupt(path: "memory:\(id.hex)", message: "artifact \(id.hex.prefix(12)) is missing")
+            throw .cacheCorrupt(path: "memory:\(id.hex)", message: "is missing (artifact \(id.hex.prefix(12)))")
         }
         return bytes
     }

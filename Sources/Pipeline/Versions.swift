@@ -185,7 +185,7 @@ public struct VersionStore: Sendable {
         do {
             return try JSONDecoder().decode(DatasetVersion.self, from: Data(contentsOf: URL(fileURLWithPath: p)))
         } catch {
-            throw .cacheCorrupt(path: p, message: "the version record does not parse (\(error))")
+            throw .cacheCorrupt(path: p, message: "is a version record that does not parse (\(error))")
         }
     }
 
