@@ -395,10 +395,11 @@ public struct JSONParser {
     }
 }
 
-/// Encodes to the JSON the value represents (objects in member order, integral numbers
-/// without a fraction) and decodes from any JSON. Decoded objects have their keys sorted,
-/// because Codable containers do not keep source order; pipeline.json goes through
-/// `JSONParser` instead, which keeps order and positions and rejects duplicate keys.
+/// Encodes to the JSON the value represents (members handed to the encoder in order,
+/// integral numbers without a fraction) and decodes from any JSON. Codable containers do
+/// not promise an order (records are written with `.sortedKeys`), so decoded objects have
+/// their keys sorted. pipeline.json goes through `JSONParser` instead, which keeps order
+/// and positions and rejects duplicate keys.
 extension JSONValue: Codable {
     private struct MemberKey: CodingKey {
         var stringValue: String
