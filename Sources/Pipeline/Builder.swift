@@ -37,7 +37,7 @@ public struct BuildReport: Sendable {
 }
 
 /// The per-stage context handed to `Stage.run`.
-// @unchecked: the warnings list is mutable and only touched under `lock`.
+// @unchecked: the warnings list is mutable (touched only under `lock`), and the observer is a weak reference.
 public final class StageContext: @unchecked Sendable {
     public let stage: String
     public let inputs: [StageInput]
