@@ -9,7 +9,7 @@ import Foundation
 ///
 /// It is an advisory `flock` on `cache/LOCK`: the kernel drops it when the process
 /// dies, so a killed build never leaves a stale lock behind.
-public final class BuildLock: @unchecked Sendable {
+public final class BuildLock: Sendable {
     private let fd: Int32
     public let path: String
 

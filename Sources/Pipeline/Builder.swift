@@ -37,27 +37,29 @@ public struct BuildReport: Sendable {
 }
 
 /// The per-stage context handed to `Stage.run`.
+// @unchecked: the warnings list is mutable (touched only under `lock`), and the observer is a weak reference.
 public final class StageContext: @unchecked Sendable {
     public let stage: String
     public let inputs: [StageInput]
     public let parameters: StageParameters
     /// Worker threads the stage may use for data-parallel work.
     public let jobs: Int
-    /// Content digests of the stage's input-path parameters (e.g. a model file), by name.
-    public let inputDigests: [String: ContentDigest]
-    let layout: CacheLayout
+    /// The stage's `inputPath` parameters, resolved once by the engine; see `inputFile(_:)`.
+    let inputFiles: [String: InputFile]
+    /// Root folder of the per-item memos.
+    let memoRoot: String
     private weak var observer: (any BuildObserver)?
     private let lock = NSLock()
     private var collectedWarnings: [String] = []
 
-    init(stage: String, inputs: [StageInput], parameters: StageParameters, jobs: Int, inputDigests: [String: ContentDigest],
-         layout: CacheLayout, observer: (any BuildObserver)?) {
+    init(stage: String, inputs: [StageInput], parameters: StageParameters, jobs: Int, inputFiles: [String: InputFile],
+         memoRoot: String, observer: (any BuildObserver)?) {
         self.stage = stage
-        self.inputDigests = inputDigests
+        self.inputFiles = inputFiles
         self.inputs = inputs
         self.parameters = parameters
         self.jobs = jobs
-        self.layout = layout
+        self.memoRoot = memoRoot
         self.observer = observer
     }
 
@@ -84,25 +86,34 @@ public final class StageContext: @unchecked Sendable {
 
     /// The per-item memo for one namespace (e.g. an extractor and model version).
     public func memo(namespace: ContentDigest) throws(PipelineError) -> MemoStore {
-        try MemoStore(directory: layout.memo + "/" + namespace.hex)
+        try MemoStore(directory: memoRoot + "/" + namespace.hex)
     }
 }
 
+/// A stage with everything its key is made of resolved: the key material, the key, and
+/// its input files (path and content digest). `Builder.resolve` is the one place that
+/// computes these, for builds, `status` and `cachedRecords` alike.
+public struct ResolvedStage: Sendable {
+    public var material: Builder.KeyMaterial
+    public var key: ContentDigest
+    public var inputFiles: [String: InputFile]
+}
+
 /// Runs a `BuildPlan` against a cache.
-public final class Builder: @unchecked Sendable {
+public final class Builder: Sendable {
     public let plan: BuildPlan
     public let layout: CacheLayout
     public let jobs: Int
-    let artifacts: ArtifactStore
-    let records: RunRecordStore
+    let store: any BuildStore
     let digests: InputDigests
 
-    public init(plan: BuildPlan, cacheRoot: String, jobs: Int) {
+    /// A builder on the cache folder `cacheRoot`; `store` replaces its artifacts and run
+    /// records (e.g. with an `InMemoryBuildStore`), while versions and the lock stay on disk.
+    public init(plan: BuildPlan, cacheRoot: String, jobs: Int, store: (any BuildStore)? = nil) {
         self.plan = plan
         self.layout = CacheLayout(root: cacheRoot)
         self.jobs = max(1, jobs)
-        self.artifacts = ArtifactStore(layout: layout)
-        self.records = RunRecordStore(layout: layout)
+        self.store = store ?? FileBuildStore(layout: layout)
         self.digests = InputDigests(path: layout.fileDigests)
     }
 
@@ -125,24 +136,29 @@ public final class Builder: @unchecked Sendable {
         }
     }
 
-    /// Parameters as they enter the key: input paths replaced by the digest of their content.
-    func keyParameters(_ stage: PlannedStage) throws(PipelineError) -> JSONValue {
+    /// Resolves a stage's key: its input files are checked and hashed (once, here), and
+    /// enter the parameters as `"sha256:<hex>"` so moving a file changes nothing.
+    public func resolve(_ stage: PlannedStage, inputs: [RunRecord.InputRef]) throws(PipelineError) -> ResolvedStage {
         var members: [(String, JSONValue)] = []
+        var files: [String: InputFile] = [:]
         let pathParams = Set(stage.inputPathParameters)
         for (name, value) in stage.parameters.values.sorted(by: { $0.key < $1.key }) {
-            if pathParams.contains(name) {
-                let path = try stage.parameters.path(name)
-                guard FileManager.default.fileExists(atPath: path) else {
-                    let hint: String
-                    if case .inputPath(let h) = stage.type.parameters.first(where: { $0.name == name })?.role { hint = h } else { hint = "" }
-                    throw .missingInput(stage: stage.name, parameter: name, path: path, hint: hint)
-                }
-                members.append((name, .string("sha256:" + (try digests.digest(of: path)).hex)))
-            } else {
+            guard pathParams.contains(name) else {
                 members.append((name, value))
+                continue
             }
+            let path = try stage.parameters.path(name)
+            guard FileManager.default.fileExists(atPath: path) else {
+                let hint: String
+                if case .inputPath(let h) = stage.type.parameters.first(where: { $0.name == name })?.role { hint = h } else { hint = "" }
+                throw .missingInput(stage: stage.name, parameter: name, path: path, hint: hint)
+            }
+            let file = InputFile(path: path, digest: try digests.digest(of: path))
+            files[name] = file
+            members.append((name, .string("sha256:" + file.digest.hex)))
         }
-        return .object(members)
+        let material = KeyMaterial(kind: stage.kind, version: stage.type.version, parameters: .object(members), inputs: inputs)
+        return ResolvedStage(material: material, key: material.key, inputFiles: files)
     }
 
     static func contentID(_ artifacts: [String: ContentDigest]) -> ContentDigest {
@@ -154,8 +170,8 @@ public final class Builder: @unchecked Sendable {
 
     /// A cached result for this key, if its record and every artifact are present.
     func cachedRecord(_ key: ContentDigest) throws(PipelineError) -> RunRecord? {
-        guard let r = try records.record(for: key) else { return nil }
-        return r.artifacts.values.allSatisfy(artifacts.contains) ? r : nil
+        guard let r = try store.record(for: key) else { return nil }
+        return r.artifacts.values.allSatisfy(store.contains) ? r : nil
     }
 
     // MARK: build
@@ -214,6 +230,7 @@ public final class Builder: @unchecked Sendable {
         for f in folders { AtomicFile.removeStaleTemporaries(in: f) }
     }
 
+    // @unchecked: every field is guarded by `condition`.
     private final class SchedulerState: @unchecked Sendable {
         let condition = NSCondition()
         var reports: [String: StageReport] = [:]
@@ -222,44 +239,22 @@ public final class Builder: @unchecked Sendable {
     }
 
     private func runOrReuse(_ stage: PlannedStage, _ inputReports: [StageReport], observer: (any BuildObserver)?) throws -> StageReport {
-        let material = KeyMaterial(kind: stage.kind, version: stage.type.version, parameters: try keyParameters(stage),
-                                   inputs: inputReports.map { .init(stage: $0.name, contentID: $0.contentID) })
-        let key = material.key
+        let resolved = try resolve(stage, inputs: inputReports.map { .init(stage: $0.name, contentID: $0.contentID) })
+        let key = resolved.key
         if let r = try cachedRecord(key) {
-            try records.setHead(stage.name, key)
+            try store.setHead(stage.name, key)
             let report = StageReport(name: stage.name, kind: stage.kind, status: .cached, key: key, contentID: r.contentID,
                                      artifacts: r.artifacts, seconds: 0, rowsIn: r.rowsIn, rowsOut: r.rowsOut,
-                                     stats: (try? JSONParser.parse(r.stats)) ?? .object([]), warnings: [])
+                                     stats: r.stats, warnings: [])
             observer?.stageFinished(report)
             return report
         }
         observer?.stageStarted(stage.name, kind: stage.kind)
-        let inputs = inputReports.map { StageInput(stage: $0.name, kind: $0.kind, artifacts: $0.artifacts, contentID: $0.contentID, store: artifacts) }
-        var inputDigests: [String: ContentDigest] = [:]
-        for name in stage.inputPathParameters {
-            if let text = material.parameters[name]?.stringValue, let d = ContentDigest(hex: String(text.dropFirst("sha256:".count))) {
-                inputDigests[name] = d
-            }
-        }
+        let inputs = inputReports.map { StageInput(stage: $0.name, kind: $0.kind, artifacts: $0.artifacts, contentID: $0.contentID, store: store) }
         let context = StageContext(stage: stage.name, inputs: inputs, parameters: stage.parameters, jobs: jobs,
-                                   inputDigests: inputDigests, layout: layout, observer: observer)
+                                   inputFiles: resolved.inputFiles, memoRoot: layout.memo, observer: observer)
         let clock = Date()
-        let result: StageResult
-        do {
-            result = try stage.implementation.run(context)
-        } catch let error as PipelineError {
-            throw error
-        } catch {
-            throw PipelineError.stageFailed(stage: stage.name, message: "\(error)")
-        }
-        var ids: [String: ContentDigest] = [:]
-        for (name, bytes) in result.artifacts { ids[name] = try artifacts.write(bytes) }
-        for (name, id) in result.forwarded {
-            guard ids[name] == nil, inputs.contains(where: { $0.artifacts.values.contains(id) }) else {
-                throw PipelineError.stageFailed(stage: stage.name, message: "forwarded artifact '\(name)' is not an input artifact or clashes with a written one")
-            }
-            ids[name] = id
-        }
+        let (result, ids) = try Builder.execute(stage.implementation, context, store: store)
         let seconds = Date().timeIntervalSince(clock)
         let contentID = Builder.contentID(ids)
         var stats = result.stats
@@ -269,18 +264,41 @@ public final class Builder: @unchecked Sendable {
             stats = JSONValue(.object(members))
         }
         let record = RunRecord(key: key, stage: stage.name, kind: stage.kind, version: stage.type.version,
-                               parameters: material.parameters.canonical,
-                               displayParameters: stage.parameters.values.mapValues(\.canonical),
-                               inputs: material.inputs, artifacts: ids, contentID: contentID,
+                               parameters: resolved.material.parameters,
+                               displayParameters: stage.parameters.values,
+                               inputs: resolved.material.inputs, artifacts: ids, contentID: contentID,
                                rowsIn: result.rowsIn, rowsOut: result.rowsOut, seconds: seconds,
-                               finishedAt: isoNow(), stats: stats.canonical)
-        try records.write(record)
-        try records.setHead(stage.name, key)
+                               finishedAt: isoNow(), stats: stats)
+        try store.writeRecord(record)
+        try store.setHead(stage.name, key)
         let report = StageReport(name: stage.name, kind: stage.kind, status: .ran, key: key, contentID: contentID,
                                  artifacts: ids, seconds: seconds, rowsIn: result.rowsIn, rowsOut: result.rowsOut,
                                  stats: stats, warnings: warnings)
         observer?.stageFinished(report)
         return report
+    }
+
+    /// Runs a stage and stores what it wrote. A `PipelineError` passes through as it is
+    /// (a damaged input object stays `cacheCorrupt`); any other error is wrapped in
+    /// `stageFailed` with its type kept.
+    static func execute(_ implementation: any Stage, _ context: StageContext, store: any BuildStore) throws(PipelineError) -> (StageResult, [String: ContentDigest]) {
+        let result: StageResult
+        do {
+            result = try implementation.run(context)
+        } catch let error as PipelineError {
+            throw error
+        } catch {
+            throw .stageFailed(stage: context.stage, underlying: error)
+        }
+        var ids: [String: ContentDigest] = [:]
+        for (name, bytes) in result.artifacts { ids[name] = try store.write(bytes) }
+        for (name, id) in result.forwarded {
+            guard ids[name] == nil, context.inputs.contains(where: { $0.artifacts.values.contains(id) }) else {
+                throw .stageFailed(stage: context.stage, message: "forwarded artifact '\(name)' is not an input artifact or clashes with a written one")
+            }
+            ids[name] = id
+        }
+        return (result, ids)
     }
 
     // MARK: versions
@@ -298,21 +316,21 @@ public final class Builder: @unchecked Sendable {
         for r in reports {
             let s = byName[r.name]!
             // A cached stage reports 0 s; the lineage wants the time its result took to make.
-            let seconds = r.status == .ran ? r.seconds : (try records.record(for: r.key))?.seconds
+            let seconds = r.status == .ran ? r.seconds : (try store.record(for: r.key))?.seconds
             stages.append(DatasetVersion.StageEntry(name: r.name, kind: r.kind, version: s.type.version, key: r.key,
                                                     inputs: s.inputs,
-                                                    parameters: s.parameters.values.mapValues(\.canonical),
+                                                    parameters: s.parameters.values,
                                                     contentID: r.contentID, artifacts: r.artifacts,
                                                     rowsIn: r.rowsIn, rowsOut: r.rowsOut,
-                                                    seconds: seconds, stats: r.stats.canonical))
+                                                    seconds: seconds, stats: r.stats))
         }
-        let store = VersionStore(layout: layout)
+        let versions = VersionStore(layout: layout)
         // A rebuild keeps the first creation time but records this pipeline and time, so
         // `latest` is what was built last and gc keeps the keys the next build looks up.
-        let existing = try store.version(id)
+        let existing = try versions.version(id)
         // Already the latest, made the same way: a no-op build then writes (and syncs) nothing.
         if let existing, existing.stages == stages, existing.pipelineFile == plan.file,
-           existing.blendsetVersion == blendsetVersion, try store.all().first?.id == id {
+           existing.blendsetVersion == blendsetVersion, try versions.all().first?.id == id {
             return existing
         }
         let createdAt = existing?.createdAt ?? now
@@ -320,7 +338,7 @@ public final class Builder: @unchecked Sendable {
             id: id, createdAt: createdAt, builtAt: now, blendsetVersion: blendsetVersion,
             pipelineFile: plan.file, stages: stages,
             outputs: Dictionary(uniqueKeysWithValues: sinks.map { ($0.name, $0.contentID) }))
-        try store.write(version)
+        try versions.write(version)
         return version
     }
 }

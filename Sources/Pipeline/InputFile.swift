@@ -1,7 +1,5 @@
 import Formats
 
-// Temporary shim on branch h/face: the engine branch provides this file with the same API.
-
 /// An input-file parameter resolved by the engine: where the file is and what it holds.
 public struct InputFile: Sendable, Hashable {
     public var path: String          // absolute
@@ -15,9 +13,10 @@ public struct InputFile: Sendable, Hashable {
 extension StageContext {
     /// The resolved input file of an `inputPath` parameter.
     public func inputFile(_ parameter: String) throws(PipelineError) -> InputFile {
-        guard let digest = inputDigests[parameter] else {
-            throw .stageFailed(stage: stage, message: "'\(parameter)' is not an input-file parameter of this stage")
+        guard let file = inputFiles[parameter] else {
+            let known = inputFiles.keys.sorted()
+            throw .stageFailed(stage: stage, message: "'\(parameter)' is not an input-file parameter of this stage; its input files are: \(known.isEmpty ? "none" : known.joined(separator: ", "))")
         }
-        return InputFile(path: try parameters.path(parameter), digest: digest)
+        return file
     }
 }

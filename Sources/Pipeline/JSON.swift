@@ -113,6 +113,16 @@ public struct JSONValue: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The same value with every object's members sorted by key (as `canonical` orders them).
+    public var sortingKeys: JSONValue {
+        switch kind {
+        case .array(let a): return JSONValue(.array(a.map(\.sortingKeys)), line: line, column: column)
+        case .object(let o):
+            return JSONValue(.object(o.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value.sortingKeys) }), line: line, column: column)
+        default: return self
+        }
+    }
+
     /// Human-readable, indented JSON in source order.
     public func pretty(indent: Int = 0) -> String {
         let pad = String(repeating: "  ", count: indent + 1)
@@ -382,5 +392,67 @@ public struct JSONParser {
             index += 1
         }
         return v
+    }
+}
+
+/// Encodes to the JSON the value represents (members handed to the encoder in order,
+/// integral numbers without a fraction) and decodes from any JSON. Codable containers do
+/// not promise an order (records are written with `.sortedKeys`), so decoded objects have
+/// their keys sorted. pipeline.json goes through `JSONParser` instead, which keeps order
+/// and positions and rejects duplicate keys.
+extension JSONValue: Codable {
+    private struct MemberKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch kind {
+        case .null:
+            var c = encoder.singleValueContainer()
+            try c.encodeNil()
+        case .bool(let b):
+            var c = encoder.singleValueContainer()
+            try c.encode(b)
+        case .number(let d):
+            var c = encoder.singleValueContainer()
+            if let i = intValue, abs(d) < 1e15 { try c.encode(Int64(i)) } else if d.isFinite { try c.encode(d) } else { try c.encodeNil() }
+        case .string(let s):
+            var c = encoder.singleValueContainer()
+            try c.encode(s)
+        case .array(let a):
+            var c = encoder.unkeyedContainer()
+            for v in a { try c.encode(v) }
+        case .object(let o):
+            var c = encoder.container(keyedBy: MemberKey.self)
+            for m in o { try c.encode(m.value, forKey: MemberKey(stringValue: m.key)) }
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        if let c = try? decoder.container(keyedBy: MemberKey.self) {
+            var members: [(key: String, value: JSONValue)] = []
+            for k in c.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) {
+                members.append((key: k.stringValue, value: try c.decode(JSONValue.self, forKey: k)))
+            }
+            self.init(.object(members))
+            return
+        }
+        if var c = try? decoder.unkeyedContainer() {
+            var elements: [JSONValue] = []
+            while !c.isAtEnd { elements.append(try c.decode(JSONValue.self)) }
+            self.init(.array(elements))
+            return
+        }
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self.init(.null) }
+        else if let b = try? c.decode(Bool.self) { self.init(.bool(b)) }
+        else if let d = try? c.decode(Double.self) { self.init(.number(d)) }
+        else if let s = try? c.decode(String.self) { self.init(.string(s)) }
+        else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "expected a JSON value")
+        }
     }
 }

@@ -13,6 +13,7 @@ import Formats
 /// Records are written with one `write` each, so a killed build (even kill -9) keeps
 /// every record it finished; a torn last record fails its checksum and is ignored on
 /// the next open. Packs are fsynced when the store is flushed.
+// @unchecked: the index, packs and writer are mutable and only touched under `lock`.
 public final class MemoStore: @unchecked Sendable {
     public let directory: String
     private var index: [ContentDigest: (pack: Int, offset: Int, length: Int)] = [:]

@@ -34,8 +34,9 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
     case missingInput(stage: String, parameter: String, path: String, hint: String)
     /// Another build holds the cache lock and --no-wait was given.
     case cacheLocked(cache: String, holder: String)
-    /// A stage failed while running.
-    case stageFailed(stage: String, message: String)
+    /// A stage failed while running. The underlying error keeps its type, so the one
+    /// mapping to exit codes can tell bad data from a damaged cache or an I/O failure.
+    case stageFailed(stage: String, underlying: any Error)
     /// The cache is damaged (a record that does not parse, a missing object).
     case cacheCorrupt(path: String, message: String)
     /// A file could not be read or written.
@@ -62,10 +63,10 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
             return "stage '\(stage)': \(parameter) '\(path)' does not exist. \(hint)"
         case let .cacheLocked(cache, holder):
             return "the cache \(cache) is locked by another build (\(holder)); wait for it, or run without --no-wait to wait automatically"
-        case let .stageFailed(stage, message):
-            return "stage '\(stage)' failed: \(message)"
+        case let .stageFailed(stage, underlying):
+            return "stage '\(stage)' failed: \(underlying)"
         case let .cacheCorrupt(path, message):
-            return "the cache is damaged at \(path): \(message). Remove that file (or the whole cache folder) and build again"
+            return "the cache is damaged: file \(path) \(message). Delete that file (or the whole cache folder) and build again; the build recomputes what is missing"
         case let .io(message):
             return message
         }
@@ -73,5 +74,26 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
 }
 
 extension PipelineError {
+    /// A stage failure described by a message alone (no more specific error type fits).
+    public static func stageFailed(stage: String, message: String) -> PipelineError {
+        .stageFailed(stage: stage, underlying: StageFailure(message: message))
+    }
+
+    /// The innermost error: through `stageFailed` wrappers to what actually went wrong.
+    public var underlyingError: any Error {
+        if case .stageFailed(_, let underlying) = self {
+            return (underlying as? PipelineError)?.underlyingError ?? underlying
+        }
+        return self
+    }
+
+    /// A failed read or write of a file the engine owns (an object, a record): an I/O error.
     init(_ error: FormatError) { self = .io(error.description) }
+}
+
+/// A stage's own failure, described by a message (e.g. "holds no images; expected …").
+public struct StageFailure: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
 }

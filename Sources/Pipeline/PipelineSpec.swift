@@ -42,7 +42,7 @@ public struct ParameterOverride: Sendable, Equatable {
 }
 
 /// One stage of a pipeline after parsing, defaults, overrides and validation.
-public struct PlannedStage: @unchecked Sendable {
+public struct PlannedStage: Sendable {
     public var name: String
     public var kind: String
     public var type: any Stage.Type

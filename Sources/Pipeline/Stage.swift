@@ -144,14 +144,22 @@ public struct StageInput: Sendable {
     public var artifacts: [String: ContentDigest]
     /// Identifies the whole output (all artifacts); this is what enters downstream keys.
     public var contentID: ContentDigest
-    let store: ArtifactStore
+    let store: any BuildStore
+
+    public init(stage: String, kind: String, artifacts: [String: ContentDigest], contentID: ContentDigest, store: any BuildStore) {
+        self.stage = stage
+        self.kind = kind
+        self.artifacts = artifacts
+        self.contentID = contentID
+        self.store = store
+    }
 
     public func has(_ name: String) -> Bool { artifacts[name] != nil }
 
     /// The bytes of one artifact.
-    public func bytes(_ name: String) throws -> [UInt8] {
+    public func bytes(_ name: String) throws(PipelineError) -> [UInt8] {
         guard let id = artifacts[name] else {
-            throw PipelineError.stageFailed(stage: stage, message: "its output has no artifact named '\(name)' (it has: \(artifacts.keys.sorted().joined(separator: ", ")))")
+            throw .stageFailed(stage: stage, message: "its output has no artifact named '\(name)' (it has: \(artifacts.keys.sorted().joined(separator: ", ")))")
         }
         return try store.read(id)
     }

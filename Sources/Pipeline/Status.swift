@@ -18,27 +18,26 @@ extension Builder {
         var outputs: [String: ContentDigest] = [:]   // known content ids of cached stages
         var result: [StagePlanStatus] = []
         for stage in plan.stages {
-            let parameters = try keyParameters(stage)
             let unknownInputs = stage.inputs.filter { outputs[$0] == nil }
+            // With an input still unknown, its content id is not: compare what is known.
+            let inputs: [RunRecord.InputRef] = unknownInputs.isEmpty ? stage.inputs.map { .init(stage: $0, contentID: outputs[$0]!) } : []
+            let resolved = try resolve(stage, inputs: inputs)
             var reasons: [String] = []
-            let head = records.head(stage.name).flatMap { try? records.record(for: $0) }
+            let head = store.head(stage.name).flatMap { try? store.record(for: $0) }
             if unknownInputs.isEmpty {
-                let material = KeyMaterial(kind: stage.kind, version: stage.type.version, parameters: parameters,
-                                           inputs: stage.inputs.map { .init(stage: $0, contentID: outputs[$0]!) })
-                if let r = try cachedRecord(material.key) {
+                if let r = try cachedRecord(resolved.key) {
                     outputs[stage.name] = r.contentID
                     result.append(StagePlanStatus(name: stage.name, kind: stage.kind, action: .cached, reasons: []))
                     continue
                 }
                 if let head {
-                    reasons += differences(head: head, material: material, stage: stage)
+                    reasons += differences(head: head, material: resolved.material, stage: stage)
                     if reasons.isEmpty { reasons.append("its cached output is missing from the cache") }
                 }
             } else {
                 for i in unknownInputs { reasons.append("input '\(i)' will be rebuilt (it may stay cached if that output comes out unchanged)") }
                 if let head {
-                    let material = KeyMaterial(kind: stage.kind, version: stage.type.version, parameters: parameters, inputs: [])
-                    reasons += differences(head: head, material: material, stage: stage).filter { !$0.hasPrefix("input ") }
+                    reasons += differences(head: head, material: resolved.material, stage: stage).filter { !$0.hasPrefix("input ") }
                 }
             }
             if head == nil { reasons.insert("never built in this cache", at: 0) }
@@ -53,7 +52,7 @@ extension Builder {
         if head.version != material.version {
             reasons.append("code version of '\(material.kind)' changed: \(head.version) → \(material.version)")
         }
-        let old = (try? JSONParser.parse(head.parameters))?.objectValue ?? []
+        let old = head.parameters.objectValue ?? []
         let new = material.parameters.objectValue ?? []
         let names = Set(old.map(\.key)).union(new.map(\.key)).sorted()
         for n in names {
@@ -108,9 +107,8 @@ extension Builder {
         var found: [String: RunRecord] = [:]
         for stage in plan.stages {
             guard stage.inputs.allSatisfy({ found[$0] != nil }) else { continue }
-            let material = KeyMaterial(kind: stage.kind, version: stage.type.version, parameters: try keyParameters(stage),
-                                       inputs: stage.inputs.map { .init(stage: $0, contentID: found[$0]!.contentID) })
-            if let r = try cachedRecord(material.key) { found[stage.name] = r }
+            let resolved = try resolve(stage, inputs: stage.inputs.map { .init(stage: $0, contentID: found[$0]!.contentID) })
+            if let r = try cachedRecord(resolved.key) { found[stage.name] = r }
         }
         return found
     }

@@ -33,6 +33,22 @@ public struct CacheLayout: Sendable {
     public func head(_ stage: String) -> String { heads + "/" + stage }
 }
 
+/// Where a build keeps artifacts and run records, like llbuild2's function cache:
+/// `FileBuildStore` is the cache on disk, `InMemoryBuildStore` serves fast stage tests.
+public protocol BuildStore: Sendable {
+    /// Stores the bytes (once) and returns their content id.
+    @discardableResult
+    func write(_ bytes: [UInt8]) throws(PipelineError) -> ContentDigest
+    func contains(_ id: ContentDigest) -> Bool
+    /// The bytes of an artifact; `cacheCorrupt` when they are missing or do not hash to `id`.
+    func read(_ id: ContentDigest) throws(PipelineError) -> [UInt8]
+    func record(for key: ContentDigest) throws(PipelineError) -> RunRecord?
+    func writeRecord(_ record: RunRecord) throws(PipelineError)
+    /// The key the last build used for a stage.
+    func head(_ stage: String) -> ContentDigest?
+    func setHead(_ stage: String, _ key: ContentDigest) throws(PipelineError)
+}
+
 /// Immutable artifacts addressed by the SHA-256 of their bytes.
 public struct ArtifactStore: Sendable {
     public let layout: CacheLayout
@@ -53,12 +69,17 @@ public struct ArtifactStore: Sendable {
         FileManager.default.fileExists(atPath: layout.object(id))
     }
 
+    /// The bytes of an artifact, checked against their id: a flipped byte or a truncated
+    /// object is a damaged cache (`cacheCorrupt`), whichever format the bytes hold.
     public func read(_ id: ContentDigest) throws(PipelineError) -> [UInt8] {
         let path = layout.object(id)
         guard FileManager.default.fileExists(atPath: path) else {
-            throw .cacheCorrupt(path: path, message: "artifact \(id.hex.prefix(12)) is missing")
+            throw .cacheCorrupt(path: path, message: "is missing (artifact \(id.hex.prefix(12)))")
         }
-        do { return try readFileBytes(atPath: path) } catch { throw PipelineError(error) }
+        let bytes: [UInt8]
+        do { bytes = try readFileBytes(atPath: path) } catch { throw PipelineError(error) }
+        try verify(bytes, id: id, path: path)
+        return bytes
     }
 
     public func size(_ id: ContentDigest) -> Int {
@@ -66,16 +87,30 @@ public struct ArtifactStore: Sendable {
     }
 }
 
+/// Throws `cacheCorrupt` unless `bytes` hash to `id`.
+func verify(_ bytes: [UInt8], id: ContentDigest, path: String) throws(PipelineError) {
+    let actual = SHA256.digest(bytes)
+    guard actual == id else {
+        throw .cacheCorrupt(path: path, message: "is damaged: its \(bytes.count) bytes hash to \(actual.hex.prefix(12)), not to the \(id.hex.prefix(12)) it is stored under (altered or truncated on disk)")
+    }
+}
+
 /// The constructive trace of one stage run: which key produced which artifacts.
+///
+/// Format 2 stores `parameters`, `displayParameters` and `stats` as JSON values. Records
+/// written before (no `format` field) held them as strings of canonical JSON; they are
+/// still read, so an upgrade keeps every cached result.
 public struct RunRecord: Codable, Sendable, Equatable {
+    public static let currentFormat = 2
+    public var format: Int = RunRecord.currentFormat
     public var key: ContentDigest
     public var stage: String
     public var kind: String
     public var version: Int
-    /// Canonical JSON of the resolved parameters (input paths replaced by digests).
-    public var parameters: String
+    /// The resolved parameters as keyed (input paths replaced by `"sha256:<hex>"`).
+    public var parameters: JSONValue
     /// Parameter values as the user wrote them (paths as paths), for display.
-    public var displayParameters: [String: String]
+    public var displayParameters: [String: JSONValue]
     public var inputs: [InputRef]
     public var artifacts: [String: ContentDigest]
     public var contentID: ContentDigest
@@ -83,12 +118,73 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var rowsOut: Int?
     public var seconds: Double
     public var finishedAt: String
-    /// Stage-specific statistics, canonical JSON.
-    public var stats: String
+    /// Stage-specific statistics.
+    public var stats: JSONValue
 
     public struct InputRef: Codable, Sendable, Equatable {
         public var stage: String
         public var contentID: ContentDigest
+    }
+
+    public init(key: ContentDigest, stage: String, kind: String, version: Int, parameters: JSONValue,
+                displayParameters: [String: JSONValue], inputs: [InputRef], artifacts: [String: ContentDigest],
+                contentID: ContentDigest, rowsIn: Int?, rowsOut: Int?, seconds: Double, finishedAt: String, stats: JSONValue) {
+        self.key = key
+        self.stage = stage
+        self.kind = kind
+        self.version = version
+        self.parameters = parameters
+        self.displayParameters = displayParameters
+        self.inputs = inputs
+        self.artifacts = artifacts
+        self.contentID = contentID
+        self.rowsIn = rowsIn
+        self.rowsOut = rowsOut
+        self.seconds = seconds
+        self.finishedAt = finishedAt
+        self.stats = stats
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case format, key, stage, kind, version, parameters, displayParameters, inputs, artifacts, contentID
+        case rowsIn, rowsOut, seconds, finishedAt, stats
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decodeIfPresent(Int.self, forKey: .format) ?? 1
+        key = try c.decode(ContentDigest.self, forKey: .key)
+        stage = try c.decode(String.self, forKey: .stage)
+        kind = try c.decode(String.self, forKey: .kind)
+        version = try c.decode(Int.self, forKey: .version)
+        inputs = try c.decode([InputRef].self, forKey: .inputs)
+        artifacts = try c.decode([String: ContentDigest].self, forKey: .artifacts)
+        contentID = try c.decode(ContentDigest.self, forKey: .contentID)
+        rowsIn = try c.decodeIfPresent(Int.self, forKey: .rowsIn)
+        rowsOut = try c.decodeIfPresent(Int.self, forKey: .rowsOut)
+        seconds = try c.decode(Double.self, forKey: .seconds)
+        finishedAt = try c.decode(String.self, forKey: .finishedAt)
+        if format == 1 {
+            parameters = try JSONValue(canonicalText: c.decode(String.self, forKey: .parameters), in: c, key: .parameters)
+            displayParameters = try c.decode([String: String].self, forKey: .displayParameters).mapValues { text in
+                try JSONValue(canonicalText: text, in: c, key: .displayParameters)
+            }
+            stats = try JSONValue(canonicalText: c.decode(String.self, forKey: .stats), in: c, key: .stats)
+        } else {
+            parameters = try c.decode(JSONValue.self, forKey: .parameters)
+            displayParameters = try c.decode([String: JSONValue].self, forKey: .displayParameters)
+            stats = try c.decode(JSONValue.self, forKey: .stats)
+        }
+        format = RunRecord.currentFormat
+    }
+}
+
+extension JSONValue {
+    /// Parses a field that older records stored as a string of canonical JSON.
+    init<K: CodingKey>(canonicalText text: String, in container: KeyedDecodingContainer<K>, key: K) throws {
+        do { self = try JSONParser.parse(text) } catch {
+            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "not JSON: \(error)")
+        }
     }
 }
 
@@ -104,7 +200,7 @@ public struct RunRecordStore: Sendable {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             return try JSONDecoder().decode(RunRecord.self, from: data)
         } catch {
-            throw .cacheCorrupt(path: path, message: "the run record does not parse (\(error))")
+            throw .cacheCorrupt(path: path, message: "is a run record that does not parse (\(error))")
         }
     }
 
@@ -122,6 +218,60 @@ public struct RunRecordStore: Sendable {
         if head(stage) == key { return }
         do { try AtomicFile.write(Array((key.hex + "\n").utf8), to: layout.head(stage)) } catch { throw PipelineError(error) }
     }
+}
+
+/// The cache on disk: artifacts under `objects/`, run records under `runs/`, heads under `heads/`.
+public struct FileBuildStore: BuildStore {
+    public let artifacts: ArtifactStore
+    public let records: RunRecordStore
+    public init(layout: CacheLayout) {
+        artifacts = ArtifactStore(layout: layout)
+        records = RunRecordStore(layout: layout)
+    }
+    public func write(_ bytes: [UInt8]) throws(PipelineError) -> ContentDigest { try artifacts.write(bytes) }
+    public func contains(_ id: ContentDigest) -> Bool { artifacts.contains(id) }
+    public func read(_ id: ContentDigest) throws(PipelineError) -> [UInt8] { try artifacts.read(id) }
+    public func record(for key: ContentDigest) throws(PipelineError) -> RunRecord? { try records.record(for: key) }
+    public func writeRecord(_ record: RunRecord) throws(PipelineError) { try records.write(record) }
+    public func head(_ stage: String) -> ContentDigest? { records.head(stage) }
+    public func setHead(_ stage: String, _ key: ContentDigest) throws(PipelineError) { try records.setHead(stage, key) }
+}
+
+/// Artifacts and run records in memory, for tests that run stages without a cache folder.
+// @unchecked: the dictionaries are only touched under `lock`.
+public final class InMemoryBuildStore: BuildStore, @unchecked Sendable {
+    private let lock = NSLock()
+    private var objects: [ContentDigest: [UInt8]] = [:]
+    private var records: [ContentDigest: RunRecord] = [:]
+    private var heads: [String: ContentDigest] = [:]
+
+    public init() {}
+
+    private func locked<R>(_ body: () -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body()
+    }
+
+    public func write(_ bytes: [UInt8]) throws(PipelineError) -> ContentDigest {
+        let id = SHA256.digest(bytes)
+        locked { objects[id] = bytes }
+        return id
+    }
+    public func contains(_ id: ContentDigest) -> Bool { locked { objects[id] != nil } }
+    public func read(_ id: ContentDigest) throws(PipelineError) -> [UInt8] {
+        guard let bytes = locked({ objects[id] }) else {
+            throw .cacheCorrupt(path: "memory:\(id.hex)", message: "is missing (artifact \(id.hex.prefix(12)))")
+        }
+        return bytes
+    }
+    public func record(for key: ContentDigest) throws(PipelineError) -> RunRecord? { locked { records[key] } }
+    public func writeRecord(_ record: RunRecord) throws(PipelineError) { locked { records[record.key] = record } }
+    public func head(_ stage: String) -> ContentDigest? { locked { heads[stage] } }
+    public func setHead(_ stage: String, _ key: ContentDigest) throws(PipelineError) { locked { heads[stage] = key } }
+
+    /// Every artifact id held, for tests.
+    public var artifactIDs: Set<ContentDigest> { locked { Set(objects.keys) } }
 }
 
 /// Writes a Codable value as sorted, pretty JSON through an atomic write.

@@ -7,7 +7,13 @@ import Formats
 /// gives the same id. Rebuilding a version refreshes `builtAt` and `stages` (the latest
 /// pipeline that produced it), so `latest` and `gc --keep-last` follow what was built last
 /// and gc keeps exactly the keys the next build looks up.
+///
+/// Format 2 stores stage parameters and statistics as JSON values. Records written by
+/// earlier releases (no `format` field) held them as strings of canonical JSON; they are
+/// the user's history, so they are still read.
 public struct DatasetVersion: Codable, Sendable, Equatable {
+    public static let currentFormat = 2
+    public var format: Int = DatasetVersion.currentFormat
     /// Content id of the final outputs (the stages nothing reads from).
     public var id: ContentDigest
     /// When this version was first built.
@@ -27,20 +33,20 @@ public struct DatasetVersion: Codable, Sendable, Equatable {
         public var version: Int
         public var key: ContentDigest
         public var inputs: [String]
-        /// Parameter → canonical JSON value as configured.
-        public var parameters: [String: String]
+        /// Parameter → value as configured.
+        public var parameters: [String: JSONValue]
         public var contentID: ContentDigest
         public var artifacts: [String: ContentDigest]
         public var rowsIn: Int?
         public var rowsOut: Int?
         /// Seconds the stage took when it last ran (a cached stage keeps its run's time).
         public var seconds: Double?
-        /// The stage's statistics, canonical JSON (as in its run record).
-        public var stats: String?
+        /// The stage's statistics (as in its run record).
+        public var stats: JSONValue?
 
         public init(name: String, kind: String, version: Int, key: ContentDigest, inputs: [String],
-                    parameters: [String: String], contentID: ContentDigest, artifacts: [String: ContentDigest],
-                    rowsIn: Int?, rowsOut: Int?, seconds: Double? = nil, stats: String? = nil) {
+                    parameters: [String: JSONValue], contentID: ContentDigest, artifacts: [String: ContentDigest],
+                    rowsIn: Int?, rowsOut: Int?, seconds: Double? = nil, stats: JSONValue? = nil) {
             self.name = name
             self.kind = kind
             self.version = version
@@ -53,6 +59,80 @@ public struct DatasetVersion: Codable, Sendable, Equatable {
             self.rowsOut = rowsOut
             self.seconds = seconds
             self.stats = stats
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case name, kind, version, key, inputs, parameters, contentID, artifacts, rowsIn, rowsOut, seconds, stats
+        }
+
+        /// The decoder's `userInfo[.legacyStageEntry]` says the record is format 1.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decode(String.self, forKey: .name)
+            kind = try c.decode(String.self, forKey: .kind)
+            version = try c.decode(Int.self, forKey: .version)
+            key = try c.decode(ContentDigest.self, forKey: .key)
+            inputs = try c.decode([String].self, forKey: .inputs)
+            contentID = try c.decode(ContentDigest.self, forKey: .contentID)
+            artifacts = try c.decode([String: ContentDigest].self, forKey: .artifacts)
+            rowsIn = try c.decodeIfPresent(Int.self, forKey: .rowsIn)
+            rowsOut = try c.decodeIfPresent(Int.self, forKey: .rowsOut)
+            seconds = try c.decodeIfPresent(Double.self, forKey: .seconds)
+            if decoder.userInfo[.legacyStageEntry] as? Bool == true {
+                parameters = try c.decode([String: String].self, forKey: .parameters).mapValues { text in
+                    try JSONValue(canonicalText: text, in: c, key: .parameters)
+                }
+                stats = try c.decodeIfPresent(String.self, forKey: .stats).map { text in
+                    try JSONValue(canonicalText: text, in: c, key: .stats)
+                }
+            } else {
+                parameters = try c.decode([String: JSONValue].self, forKey: .parameters)
+                stats = try c.decodeIfPresent(JSONValue.self, forKey: .stats)
+            }
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case format, id, createdAt, builtAt, blendsetVersion, pipelineFile, stages, outputs
+    }
+
+    public init(id: ContentDigest, createdAt: String, builtAt: String?, blendsetVersion: String, pipelineFile: String,
+                stages: [StageEntry], outputs: [String: ContentDigest]) {
+        self.id = id
+        self.createdAt = createdAt
+        self.builtAt = builtAt
+        self.blendsetVersion = blendsetVersion
+        self.pipelineFile = pipelineFile
+        self.stages = stages
+        self.outputs = outputs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let format = try c.decodeIfPresent(Int.self, forKey: .format) ?? 1
+        guard format <= DatasetVersion.currentFormat else {
+            throw DecodingError.dataCorruptedError(forKey: .format, in: c,
+                debugDescription: "version record format \(format) is newer than this blendset reads (\(DatasetVersion.currentFormat)); upgrade blendset")
+        }
+        id = try c.decode(ContentDigest.self, forKey: .id)
+        createdAt = try c.decode(String.self, forKey: .createdAt)
+        builtAt = try c.decodeIfPresent(String.self, forKey: .builtAt)
+        blendsetVersion = try c.decode(String.self, forKey: .blendsetVersion)
+        pipelineFile = try c.decode(String.self, forKey: .pipelineFile)
+        outputs = try c.decode([String: ContentDigest].self, forKey: .outputs)
+        if format == 1 {
+            // Stage entries cannot see the record's format field: decode them again with a flag.
+            stages = try c.decode([LegacyStageEntry].self, forKey: .stages).map(\.entry)
+        } else {
+            stages = try c.decode([StageEntry].self, forKey: .stages)
+        }
+    }
+
+    /// A format-1 stage entry, whose parameters and statistics are strings of canonical JSON.
+    private struct LegacyStageEntry: Decodable {
+        var entry: StageEntry
+        init(from decoder: any Decoder) throws {
+            entry = try StageEntry(from: LegacyDecoder(base: decoder))
         }
     }
 
@@ -72,6 +152,24 @@ public struct DatasetVersion: Codable, Sendable, Equatable {
     public var allArtifacts: Set<ContentDigest> { Set(stages.flatMap(\.artifacts.values)) }
 }
 
+extension CodingUserInfoKey {
+    static let legacyStageEntry = CodingUserInfoKey(rawValue: "blendset.legacyStageEntry")!
+}
+
+/// A decoder that adds the legacy flag to another decoder's user info.
+private struct LegacyDecoder: Decoder {
+    let base: any Decoder
+    var codingPath: [any CodingKey] { base.codingPath }
+    var userInfo: [CodingUserInfoKey: Any] {
+        var info = base.userInfo
+        info[.legacyStageEntry] = true
+        return info
+    }
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> { try base.container(keyedBy: type) }
+    func unkeyedContainer() throws -> any UnkeyedDecodingContainer { try base.unkeyedContainer() }
+    func singleValueContainer() throws -> any SingleValueDecodingContainer { try base.singleValueContainer() }
+}
+
 /// Version records under `cache/versions/`.
 public struct VersionStore: Sendable {
     public let layout: CacheLayout
@@ -87,7 +185,7 @@ public struct VersionStore: Sendable {
         do {
             return try JSONDecoder().decode(DatasetVersion.self, from: Data(contentsOf: URL(fileURLWithPath: p)))
         } catch {
-            throw .cacheCorrupt(path: p, message: "the version record does not parse (\(error))")
+            throw .cacheCorrupt(path: p, message: "is a version record that does not parse (\(error))")
         }
     }
 

@@ -157,8 +157,8 @@ public struct DatasetDiff: Sendable {
             switch (x, y) {
             case let (x?, y?):
                 if x.kind != y.kind { params.append(ParameterChange(stage: name, parameter: "kind", old: "\"\(x.kind)\"", new: "\"\(y.kind)\"")) }
-                for p in Set(x.parameters.keys).union(y.parameters.keys).sorted() where x.parameters[p] != y.parameters[p] {
-                    params.append(ParameterChange(stage: name, parameter: p, old: x.parameters[p], new: y.parameters[p]))
+                for p in Set(x.parameters.keys).union(y.parameters.keys).sorted() where x.parameters[p]?.canonical != y.parameters[p]?.canonical {
+                    params.append(ParameterChange(stage: name, parameter: p, old: x.parameters[p]?.canonical, new: y.parameters[p]?.canonical))
                 }
                 if x.key != y.key {
                     stages.append(StageChange(stage: name, kind: y.kind, change: .key, oldKey: x.key, newKey: y.key, outputChanged: x.contentID != y.contentID))

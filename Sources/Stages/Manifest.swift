@@ -86,6 +86,10 @@ public struct Manifest: Sendable {
         }
     }
 
+    /// A version record's statistics or parameter value, keys sorted as the canonical text
+    /// older records held gave them, so manifests keep their bytes.
+    static func parse(_ value: JSONValue?) -> JSONValue { value?.sortingKeys ?? .object([]) }
+
     static func parse(_ text: String?) -> JSONValue {
         guard let text, let v = try? JSONParser.parse(text) else { return .object([]) }
         return v

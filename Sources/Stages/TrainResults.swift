@@ -25,7 +25,7 @@ public enum TrainResults {
     /// run to run).
     public static func metrics(_ version: DatasetVersion, layout: CacheLayout) throws -> JSONValue {
         let m = try JSONParser.parse(try artifact(TrainStage.Artifact.metrics, of: version, layout: layout))
-        let stats = (try? entry(version).stats.flatMap { try JSONParser.parse($0) }) ?? nil
+        let stats = (try? entry(version).stats) ?? nil
         return .object([
             ("test", m["test"] ?? .null), ("val", m["val"] ?? .null), ("epochs", m["epochs"] ?? .null),
             ("seconds", stats?["seconds"]?["total"] ?? .null),
@@ -40,7 +40,7 @@ public enum TrainResults {
 
     /// The model's one-line description from the run's statistics, or "trained".
     public static func modelDescription(_ version: DatasetVersion) -> String {
-        guard let e = try? entry(version), let s = e.stats.flatMap({ try? JSONParser.parse($0) }) else { return "trained" }
+        guard let e = try? entry(version), let s = e.stats else { return "trained" }
         return s["model"]?.stringValue ?? "trained"
     }
 

@@ -53,6 +53,7 @@ func exitCode(for error: PipelineError) -> Int32 {
     case .unknownStage: return ExitCode.usage
     case .missingInput: return ExitCode.noInput
     case .cacheLocked: return ExitCode.tempFail
+    case .stageFailed(_, let underlying as PipelineError): return exitCode(for: underlying)
     case .stageFailed: return ExitCode.dataError
     case .cacheCorrupt: return ExitCode.software
     case .io: return ExitCode.ioError

@@ -105,8 +105,11 @@ struct BuilderTests {
           { "name": "join", "kind": "append", "inputs": ["left", "right"] }
         ] }
         """
+        // left and right meet at a rendezvous: neither can finish unless both run at once.
+        ConcurrencyProbe.meet(probe, parties: 2, timeout: 60)
         let r = try build(json, in: dir, jobs: 2)
         #expect(r.ran().count == 4)
+        #expect(!ConcurrencyProbe.timedOut(probe), "left and right never ran at the same time")
         #expect(ConcurrencyProbe.peak(probe) == 2)
         let out = try ArtifactStore(layout: CacheLayout(root: dir + "/cache")).read(r.stage("join").artifacts["out"]!)
         #expect(String(decoding: out, as: UTF8.self) == "helloLhelloR!")
@@ -123,7 +126,10 @@ struct BuilderTests {
           { "name": "right", "kind": "append", "inputs": ["a"], "params": { "suffix": "?", "probe": "\(probe)" } }
         ] }
         """
+        // Each stage waits briefly for a partner that, with one job, never comes.
+        ConcurrencyProbe.meet(probe, parties: 2, timeout: 0.2)
         try build(json, in: dir, jobs: 1)
+        #expect(ConcurrencyProbe.timedOut(probe))
         #expect(ConcurrencyProbe.peak(probe) == 1)
     }
 
@@ -228,20 +234,44 @@ struct LockTests {
     func waits() throws {
         let dir = temporaryFolder()
         let p = try plan(chain, in: dir)
-        final class Box: @unchecked Sendable { var held: BuildLock? }
-        let box = Box()
-        box.held = try BuildLock(cacheRoot: dir + "/cache", wait: false)
         let observer = RecordingObserver()
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { box.held = nil }
+        observer.held = try BuildLock(cacheRoot: dir + "/cache", wait: false)
+        // The observer lets go of the lock when the build says it waits. Should that never
+        // happen, a generous timer releases it so the test fails instead of hanging.
+        let failsafe = DispatchWorkItem { [observer] in _ = observer.release() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: failsafe)
         let r = try Builder(plan: p, cacheRoot: dir + "/cache", jobs: 1).build(observer: observer, wait: true)
+        failsafe.cancel()
         #expect(r.ran().count == 3)
         #expect(observer.waited)
     }
 }
 
+// @unchecked: `held` and `waitedFlag` are only touched under `lock`.
 final class RecordingObserver: BuildObserver, @unchecked Sendable {
-    var waited = false
-    func waitingForLock(holder: String) { waited = true }
+    private let lock = NSLock()
+    private var waitedFlag = false
+    /// A lock this observer holds until the build reports that it waits.
+    var held: BuildLock? {
+        get { lock.withLock { heldLock } }
+        set { lock.withLock { heldLock = newValue } }
+    }
+    private var heldLock: BuildLock?
+    var waited: Bool { lock.withLock { waitedFlag } }
+
+    /// Releases the held lock; true if it was still held.
+    func release() -> Bool {
+        let lock = self.lock.withLock { () -> BuildLock? in
+            defer { heldLock = nil }
+            return heldLock
+        }
+        return lock != nil
+    }
+
+    func waitingForLock(holder: String) {
+        lock.withLock { waitedFlag = true }
+        _ = release()
+    }
     func stageStarted(_ stage: String, kind: String) {}
     func stageProgress(_ stage: String, done: Int, total: Int, unit: String) {}
     func stageWarning(_ stage: String, _ message: String) {}

@@ -1,5 +1,6 @@
 import Foundation
 import Formats
+import Testing
 @testable import Pipeline
 
 /// Stages for engine tests: they move small byte strings around, so a test can see
@@ -47,16 +48,24 @@ struct Append: Stage {
     }
 }
 
-/// Fails when `fail` is true.
+/// Fails when `fail` is true, with a message or (`with: "format"`) a FormatError.
 struct Failing: Stage {
     static let kind = "failing"
     static let version = 1
     static let summary = "fail on demand"
     static let inputCount = 0...1
-    static let parameters = [ParameterSpec("fail", default: .bool(true), "whether to fail")]
+    static let parameters = [
+        ParameterSpec("fail", default: .bool(true), "whether to fail"),
+        ParameterSpec("with", default: .string("message"), "\"message\" or \"format\""),
+    ]
     let fail: Bool
-    init(parameters: StageParameters) throws(PipelineError) { fail = try parameters.bool("fail") }
+    let with: String
+    init(parameters: StageParameters) throws(PipelineError) {
+        fail = try parameters.bool("fail")
+        with = try parameters.string("with", oneOf: ["message", "format"])
+    }
     func run(_ context: StageContext) throws -> StageResult {
+        if fail && with == "format" { throw FormatError(file: "rows.csv", line: 3, message: "expected 2 fields, found 1") }
         if fail { throw PipelineError.stageFailed(stage: context.stage, message: "asked to fail") }
         return StageResult(artifacts: ["out": [1, 2, 3]])
     }
@@ -69,38 +78,73 @@ struct FileSource: Stage {
     static let summary = "emit a file's bytes"
     static let inputCount = 0...0
     static let parameters = [ParameterSpec("path", default: .string("input.txt"), "the file", role: .inputPath(hint: "create it"))]
-    let path: String
-    init(parameters: StageParameters) throws(PipelineError) { path = try parameters.path("path") }
+    init(parameters: StageParameters) throws(PipelineError) { _ = try parameters.path("path") }
     func run(_ context: StageContext) throws -> StageResult {
-        StageResult(artifacts: ["out": try readFileBytes(atPath: path)])
+        let file = try context.inputFile("path")
+        let bytes = try readFileBytes(atPath: file.path)
+        // The engine hashed the file once; the stage trusts that digest.
+        guard SHA256.digest(bytes) == file.digest else { throw PipelineError.stageFailed(stage: context.stage, message: "digest mismatch") }
+        return StageResult(artifacts: ["out": bytes])
     }
 }
 
-/// Records the largest number of stages running at once, per probe name.
+/// Records the largest number of stages running at once, per probe name, and can hold
+/// stages at a rendezvous: each arriving stage waits until `parties` stages have arrived,
+/// so two stages can only both pass if they run at the same time.
 enum ConcurrencyProbe {
+    private struct Rendezvous {
+        var parties: Int
+        var timeout: Double
+        var arrived = 0
+        var timedOut = false
+    }
     nonisolated(unsafe) private static var running: [String: Int] = [:]
     nonisolated(unsafe) private static var peak: [String: Int] = [:]
-    private static let lock = NSLock()
+    nonisolated(unsafe) private static var rendezvous: [String: Rendezvous] = [:]
+    private static let condition = NSCondition()
+
+    /// Makes stages reporting to `name` wait for each other: all `parties` must arrive
+    /// before any leaves, or `timeout` seconds pass (then `timedOut(name)` is true).
+    static func meet(_ name: String, parties: Int, timeout: Double) {
+        condition.lock()
+        rendezvous[name] = Rendezvous(parties: parties, timeout: timeout)
+        condition.unlock()
+    }
 
     static func enter(_ name: String) {
-        lock.lock()
+        condition.lock()
+        defer { condition.unlock() }
         running[name, default: 0] += 1
         peak[name] = max(peak[name] ?? 0, running[name]!)
-        lock.unlock()
-        // Long enough that a parallel sibling overlaps with this one.
-        Thread.sleep(forTimeInterval: 0.3)
+        guard var r = rendezvous[name] else { return }
+        r.arrived += 1
+        rendezvous[name] = r
+        condition.broadcast()
+        let deadline = Date(timeIntervalSinceNow: r.timeout)
+        while rendezvous[name]!.arrived < r.parties {
+            if !condition.wait(until: deadline) {
+                rendezvous[name]!.timedOut = true
+                return
+            }
+        }
     }
 
     static func leave(_ name: String) {
-        lock.lock()
+        condition.lock()
         running[name, default: 0] -= 1
-        lock.unlock()
+        condition.unlock()
     }
 
     static func peak(_ name: String) -> Int {
-        lock.lock()
-        defer { lock.unlock() }
+        condition.lock()
+        defer { condition.unlock() }
         return peak[name] ?? 0
+    }
+
+    static func timedOut(_ name: String) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return rendezvous[name]?.timedOut ?? false
     }
 }
 
@@ -121,6 +165,31 @@ func plan(_ json: String, in folder: String, overrides: [String] = []) throws ->
     return try BuildPlan.load(file: file, registry: testRegistry,
                               overrides: try overrides.map { t throws(PipelineError) in try ParameterOverride(parsing: t) },
                               workingDirectory: folder)
+}
+
+/// Expects `body` to throw a `PipelineError` that `matches`; a failure points at the caller.
+func expectPipelineError(_ body: () throws -> Void, sourceLocation: Testing.SourceLocation = #_sourceLocation,
+                         _ matches: (PipelineError) -> Bool) {
+    do {
+        try body()
+        Issue.record("expected a PipelineError, but nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as PipelineError {
+        #expect(matches(error), "unexpected error: \(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected a PipelineError, got \(type(of: error)): \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+/// Expects exactly `names` to have run, in plan order.
+func expectRan(_ report: BuildReport, _ names: [String], sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+    #expect(report.ran() == names, sourceLocation: sourceLocation)
+}
+
+/// Flips one bit in the middle of a file, as a bad disk or a stray write would.
+func flipByte(in path: String) throws {
+    var bytes = try readFileBytes(atPath: path)
+    bytes[bytes.count / 2] ^= 0x01
+    try AtomicFile.write(bytes, to: path)
 }
 
 /// Plans and builds, returning the stage statuses by name.

@@ -24,7 +24,7 @@ struct VersionTests {
         #expect(try build(chain, in: dir).version.builtAt == again.version.builtAt)
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as! Date == stamp)
         let c = again.version.stage("c")!
-        #expect(c.parameters["suffix"] == "\"2\"" && c.key == again.stage("c").key && c.seconds != nil && c.stats == "{}")
+        #expect(c.parameters["suffix"] == .string("2") && c.key == again.stage("c").key && c.seconds != nil && c.stats == .object([]))
     }
 
     @Test("references: latest, latest~N, tags and unique id prefixes; clear errors otherwise")

@@ -89,3 +89,13 @@ struct SyntheticFeatures: Stage {
 let testStages = StageRegistry(Array(standardStages.kinds.values) + [SyntheticFeatures.self])
 
 func occurrences(_ values: [Int32], _ v: Int32) -> Int { values.filter { $0 == v }.count }
+
+/// The fixture CSV ingested through a `StageHarness`: in memory, no pipeline file or cache folder.
+func ingestedFixture(_ harness: StageHarness) throws -> StageRun {
+    try harness.run(IngestStage.self, parameters: ["source": .string(fixtureCSV)])
+}
+
+extension StageRun {
+    /// The stage's output table.
+    func table() throws -> Table { try TableFile.decode(try bytes(tableArtifact), source: output.stage) }
+}

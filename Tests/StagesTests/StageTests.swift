@@ -81,8 +81,8 @@ struct IngestTests {
 struct SelectTests {
     @Test("the default keeps emotions 3, 4, 6 as happy, sad, neutral")
     func defaultClasses() throws {
-        let b = try BuiltPipeline(defaultPipelineJSON(source: fixtureCSV, upTo: "select"))
-        let t = try b.table("select")
+        let h = StageHarness()
+        let t = try h.run(SelectStage.self, inputs: [try ingestedFixture(h).output]).table()
         #expect(t.rowCount == 126)
         #expect(t.names(MetadataKey.classes) == ["happy", "sad", "neutral"])
         let emotions = try t.int32(ColumnName.emotion), labels = try t.int32(ColumnName.label)
@@ -92,8 +92,8 @@ struct SelectTests {
     @Test("several emotions may map to one class, by id or by name, in the order given")
     func manyToOne() throws {
         let classes = #"[{"name":"unknown","emotions":[0,1,2,"surprise",6]},{"name":"happy","emotions":["happy"]},{"name":"sad","emotions":[4]}]"#
-        let b = try BuiltPipeline(defaultPipelineJSON(source: fixtureCSV, upTo: "select"), overrides: ["select.classes=\(classes)"])
-        let t = try b.table("select")
+        let h = StageHarness()
+        let t = try h.run(SelectStage.self, parameters: ["classes": try JSONParser.parse(classes)], inputs: [try ingestedFixture(h).output]).table()
         #expect(t.rowCount == 174)
         #expect(t.names(MetadataKey.classes) == ["unknown", "happy", "sad"])
         let labels = try t.int32(ColumnName.label)
@@ -115,8 +115,9 @@ struct SelectTests {
 struct SplitTests {
     @Test("from Usage: Training → train, PublicTest → val, PrivateTest → test")
     func usage() throws {
-        let b = try BuiltPipeline(defaultPipelineJSON(source: fixtureCSV, upTo: "split"))
-        let t = try b.table("split")
+        let h = StageHarness()
+        let selected = try h.run(SelectStage.self, inputs: [try ingestedFixture(h).output])
+        let t = try h.run(SplitStage.self, inputs: [selected.output]).table()
         #expect(try t.int32(ColumnName.split) == (try t.int32(ColumnName.usage)))
         let s = try t.int32(ColumnName.split)
         #expect([occurrences(s, 0), occurrences(s, 1), occurrences(s, 2)] == [90, 18, 18] as [Int])
@@ -179,11 +180,13 @@ struct BalanceTests {
 
     @Test("a short class is kept whole with a warning under \"keep\"")
     func keepShort() throws {
-        let (b, t) = try built(["balance.per_class=40"])
-        #expect(t.rowCount == 126)
-        #expect(b.stage("balance").warnings.count == 3)
-        #expect(b.stats("balance")["classes"]?["sad"]?["policy"] == .string("kept (short)"))
-        #expect(b.stats("balance")["classes"]?["sad"]?["received"] == .int(30))
+        let h = StageHarness()
+        let split = try h.run(SplitStage.self, inputs: [try h.run(SelectStage.self, inputs: [try ingestedFixture(h).output]).output])
+        let balanced = try h.run(BalanceStage.self, parameters: ["per_class": .int(40)], inputs: [split.output])
+        #expect(try balanced.table().rowCount == 126)
+        #expect(balanced.warnings.count == 3)
+        #expect(balanced.stats["classes"]?["sad"]?["policy"] == .string("kept (short)"))
+        #expect(balanced.stats["classes"]?["sad"]?["received"] == .int(30))
     }
 
     @Test("a short class is filled by seeded repeats under \"oversample\", spread evenly")
