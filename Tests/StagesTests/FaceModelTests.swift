@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Formats
 @testable import Inference
@@ -25,7 +26,7 @@ func alteredBlendshapeModel() throws -> [UInt8] {
 
     // The entry's CRC-32 sits in its central directory record (+16) and its local header (+14).
     let entryBytes: [UInt8] = Array(bytes[data])
-    let crc = Inference.CRC32.checksum(entryBytes)
+    let crc = Basics.CRC32.checksum(entryBytes)
     func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
     func u32(_ at: Int) -> Int { u16(at) | u16(at + 2) << 16 }
     func put(_ at: Int) { for k in 0..<4 { bytes[at + k] = UInt8(truncatingIfNeeded: crc >> (8 * k)) } }
@@ -158,7 +159,8 @@ struct FaceModelTests {
         #expect {
             try BuiltPipeline(pipelineJSON(blendshapesAfter: #"{ "name": "bare", "kind": "bare_landmarks" }"#), registry: faceTestStages)
         } throws: { error in
-            guard case PipelineError.stageFailed(let stage, let message) = error else { return false }
+            guard case PipelineError.stageFailed(let stage, let underlying) = error else { return false }
+            let message = "\(underlying)"
             return stage == "blendshapes" && message.contains("stage 'bare'") && message.contains("put a 'landmarks' stage above 'blendshapes'")
         }
     }
@@ -169,7 +171,8 @@ struct FaceModelTests {
         #expect {
             try BuiltPipeline(pipelineJSON(blendshapesAfter: swapped), registry: faceTestStages)
         } throws: { error in
-            guard case PipelineError.stageFailed(let stage, let message) = error else { return false }
+            guard case PipelineError.stageFailed(let stage, let underlying) = error else { return false }
+            let message = "\(underlying)"
             return stage == "blendshapes" && message.contains("different landmarks runs")
         }
     }
