@@ -168,7 +168,7 @@ public struct BuildPlan: Sendable {
             for s in specs where s.role != .value { resolvePath(s.name, s.defaultValue, base: baseDirectory) }
             for p in r.params {
                 guard let spec = specs.first(where: { $0.name == p.key }) else {
-                    throw .unknownParameter(loc(p.value), stage: r.name, parameter: p.key, known: specs.map(\.name))
+                    throw type.unknownParameterError(p.key, stage: r.name, at: loc(p.value))
                 }
                 values[p.key] = p.value
                 locations[p.key] = loc(p.value)
@@ -177,7 +177,7 @@ public struct BuildPlan: Sendable {
             for o in overridesByStage[r.name] ?? [] {
                 let l = SourceLocation(file: "--set \(o.text)", line: 0, column: 0)
                 guard let spec = specs.first(where: { $0.name == o.parameter }) else {
-                    throw .unknownParameter(l, stage: r.name, parameter: o.parameter, known: specs.map(\.name))
+                    throw type.unknownParameterError(o.parameter, stage: r.name, at: l)
                 }
                 values[o.parameter] = o.value
                 locations[o.parameter] = l

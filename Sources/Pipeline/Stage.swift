@@ -36,12 +36,28 @@ public protocol Stage: Sendable {
     static var parameters: [ParameterSpec] { get }
     /// How many upstream stages this kind reads.
     static var inputCount: ClosedRange<Int> { get }
+    /// Parameters this kind no longer takes, each with where it went (default: none).
+    static var movedParameters: [String: String] { get }
 
     /// Decodes and validates the parameters (defaults already applied). Errors here
     /// are reported before anything runs.
     init(parameters: StageParameters) throws(PipelineError)
 
     func run(_ context: StageContext) throws -> StageResult
+}
+
+extension Stage {
+    /// Setting a moved parameter is a configuration error that says where it went,
+    /// instead of a bare "unknown parameter".
+    public static var movedParameters: [String: String] { [:] }
+
+    /// The error for a parameter this kind does not take.
+    static func unknownParameterError(_ name: String, stage: String, at location: SourceLocation) -> PipelineError {
+        if let whereTo = movedParameters[name] {
+            return .invalidParameter(location, stage: stage, parameter: name, message: whereTo)
+        }
+        return .unknownParameter(location, stage: stage, parameter: name, known: parameters.map(\.name))
+    }
 }
 
 /// The resolved parameters of one stage: defaults overlaid with pipeline.json and

@@ -38,7 +38,7 @@ public struct StageHarness: Sendable {
         for p in S.parameters { values[p.name] = p.defaultValue }
         for (n, v) in parameters {
             guard values[n] != nil else {
-                throw PipelineError.unknownParameter(location, stage: stage, parameter: n, known: S.parameters.map(\.name))
+                throw S.unknownParameterError(n, stage: stage, at: location)
             }
             values[n] = v
         }

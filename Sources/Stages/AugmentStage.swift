@@ -35,7 +35,8 @@ public struct AugmentStage: Stage {
         ParameterSpec("contrast_range", default: .number(0.2), "contrast factor range: 1 ± this"),
         ParameterSpec("noise_p", default: .number(0.3), "probability of Gaussian noise"),
         ParameterSpec("noise_sigma", default: .number(8), "noise standard deviation range: 0 … this (grey levels)"),
-    ] + movedFaceModelParameters(faceModelParameters)
+    ]
+    public static let movedParameters = movedFaceModelParameters(["model", "min_detection_confidence", "min_presence_confidence"])
 
     public let copies: Int
     public let perClassTarget: Int
@@ -45,7 +46,6 @@ public struct AugmentStage: Stage {
     static let maxFillRounds = 20
 
     public init(parameters: StageParameters) throws(PipelineError) {
-        try rejectMovedFaceModelParameters(parameters, faceModelParameters)
         copies = try parameters.int("copies", in: 0...100)
         perClassTarget = try parameters.int("per_class_target", in: 0...100_000_000)
         seed = UInt64(try parameters.int("seed", in: 0...Int.max))

@@ -9,19 +9,13 @@ let faceModelHint = """
     or point the landmarks stage at it with --set landmarks.model=PATH.
     """
 
-/// The face model parameters, which only the landmarks stage has. The stages below it
-/// keep the names only to reject them with a message that says where they went.
-let faceModelParameters = ["model", "min_detection_confidence", "min_presence_confidence"]
-
-func movedFaceModelParameters(_ names: [String]) -> [ParameterSpec] {
-    names.map { ParameterSpec($0, default: .null, "not set here: configured once, on the landmarks stage (landmarks.\($0))") }
-}
-
-func rejectMovedFaceModelParameters(_ parameters: StageParameters, _ names: [String]) throws(PipelineError) {
-    for name in names where parameters.values[name].map({ $0 != .null }) ?? false {
-        throw parameters.invalid(name, "the face model and its thresholds are configured once, on the landmarks stage: "
-            + "set landmarks.\(name) there and remove \(parameters.stage).\(name); this stage uses the model its input was made with")
-    }
+/// The face model parameters, which only the landmarks stage has. The face stages below
+/// it name them as moved, so setting one there says where it went.
+func movedFaceModelParameters(_ names: [String]) -> [String: String] {
+    Dictionary(uniqueKeysWithValues: names.map { name in
+        (name, "the face model and its thresholds are configured once, on the landmarks stage: "
+            + "set landmarks.\(name) there and remove it here; this stage uses the model its input was made with")
+    })
 }
 
 /// The validity filter: runs MediaPipe's face detector and landmark model (natively) on
@@ -151,14 +145,14 @@ public struct BlendshapesStage: Stage {
     public static let parameters: [ParameterSpec] = [
         ParameterSpec("features", default: .array(defaultFeatures.map { .string($0) }),
                       "blendshape names to keep, in order (any of the 52; see 'blendset help stages')"),
-    ] + movedFaceModelParameters(["model"])
+    ]
+    public static let movedParameters = movedFaceModelParameters(["model"])
 
     public let features: [String]
     /// Positions of `features` among the 52 model outputs.
     public let indices: [Int]
 
     public init(parameters: StageParameters) throws(PipelineError) {
-        try rejectMovedFaceModelParameters(parameters, ["model"])
         (features, indices) = try Self.featureList(parameters)
     }
 
