@@ -86,7 +86,7 @@ public enum Trainer {
             throw .invalidData("class_weights has \(cw.count) values for \(classes) classes")
         }
         let shardCapacity = (options.batchSize + gradientShards - 1) / gradientShards
-        let workspaces = (0..<gradientShards).map { _ in Workspace(network: network, capacity: shardCapacity) }
+        let workspaces = (0..<gradientShards).map { _ in ForwardBackwardBuffers(network: network, capacity: shardCapacity) }
         let state = AdamState(count: network.parameterCount)
         var weights = initial
         var transposed = [Float](repeating: 0, count: network.parameterCount)
@@ -248,7 +248,7 @@ extension Network {
         var out = [Float](repeating: 0, count: rows * classes)
         let chunks = (rows + chunk - 1) / chunk
         let workers = max(1, min(threads, chunks))
-        let workspaces = (0..<workers).map { _ in Workspace(network: self, capacity: chunk) }
+        let workspaces = (0..<workers).map { _ in ForwardBackwardBuffers(network: self, capacity: chunk) }
         let index = Array(0..<rows)
         weights.withUnsafeBufferPointer { w in
             features.withUnsafeBufferPointer { data in
@@ -283,7 +283,7 @@ extension Network {
     /// For tests and tools; training uses the sharded loop above.
     func lossAndGradient(weights: [Float], data: LabeledData) -> (loss: Double, gradient: [Float]) {
         let n = data.count
-        let ws = Workspace(network: self, capacity: n)
+        let ws = ForwardBackwardBuffers(network: self, capacity: n)
         var transposed = [Float](repeating: 0, count: parameterCount)
         var loss = 0.0
         weights.withUnsafeBufferPointer { w in

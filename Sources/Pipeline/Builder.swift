@@ -1,95 +1,6 @@
 import Foundation
 import Formats
 
-/// Receives build events, e.g. to draw progress lines. Called from worker threads.
-public protocol BuildObserver: AnyObject, Sendable {
-    func waitingForLock(holder: String)
-    func stageStarted(_ stage: String, kind: String)
-    func stageProgress(_ stage: String, done: Int, total: Int, unit: String)
-    func stageWarning(_ stage: String, _ message: String)
-    func stageFinished(_ report: StageReport)
-}
-
-public enum StageStatus: String, Sendable, Codable {
-    case ran, cached
-}
-
-/// What happened to one stage in a build.
-public struct StageReport: Sendable {
-    public var name: String
-    public var kind: String
-    public var status: StageStatus
-    public var key: ContentDigest
-    public var contentID: ContentDigest
-    public var artifacts: [String: ContentDigest]
-    public var seconds: Double
-    public var rowsIn: Int?
-    public var rowsOut: Int?
-    public var stats: JSONValue
-    public var warnings: [String]
-}
-
-/// The outcome of a whole build, stages in plan order.
-public struct BuildReport: Sendable {
-    public var stages: [StageReport]
-    public var version: DatasetVersion
-    public var seconds: Double
-}
-
-/// The per-stage context handed to `Stage.run`.
-// @unchecked: the warnings list is mutable (touched only under `lock`), and the observer is a weak reference.
-public final class StageContext: @unchecked Sendable {
-    public let stage: String
-    public let inputs: [StageInput]
-    public let parameters: StageParameters
-    /// Worker threads the stage may use for data-parallel work.
-    public let jobs: Int
-    /// The stage's `inputPath` parameters, resolved once by the engine; see `inputFile(_:)`.
-    let inputFiles: [String: InputFile]
-    /// Root folder of the per-item memos.
-    let memoRoot: String
-    private weak var observer: (any BuildObserver)?
-    private let lock = NSLock()
-    private var collectedWarnings: [String] = []
-
-    init(stage: String, inputs: [StageInput], parameters: StageParameters, jobs: Int, inputFiles: [String: InputFile],
-         memoRoot: String, observer: (any BuildObserver)?) {
-        self.stage = stage
-        self.inputFiles = inputFiles
-        self.inputs = inputs
-        self.parameters = parameters
-        self.jobs = jobs
-        self.memoRoot = memoRoot
-        self.observer = observer
-    }
-
-    /// The single input of a one-input stage.
-    public var input: StageInput { inputs[0] }
-
-    public func progress(done: Int, total: Int, unit: String = "rows") {
-        observer?.stageProgress(stage, done: done, total: total, unit: unit)
-    }
-
-    /// A warning shown in the build output and kept in the run record.
-    public func warn(_ message: String) {
-        lock.lock()
-        collectedWarnings.append(message)
-        lock.unlock()
-        observer?.stageWarning(stage, message)
-    }
-
-    var warnings: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return collectedWarnings
-    }
-
-    /// The per-item memo for one namespace (e.g. an extractor and model version).
-    public func memo(namespace: ContentDigest) throws(PipelineError) -> MemoStore {
-        try MemoStore(directory: memoRoot + "/" + namespace.hex)
-    }
-}
-
 /// A stage with everything its key is made of resolved: the key material, the key, and
 /// its input files (path and content digest). `Builder.resolve` is the one place that
 /// computes these, for builds, `status` and `cachedRecords` alike.
@@ -342,6 +253,3 @@ public final class Builder: Sendable {
         return version
     }
 }
-
-/// The version of this program; part of every version record.
-public let blendsetVersion = "0.1.0"

@@ -4,7 +4,7 @@ import Foundation
 /// Scratch memory for the forward and backward pass of up to `capacity` samples, allocated
 /// once so that training allocates nothing per step. Activations are time-major:
 /// element (t, b, f) of a sequence buffer is at `(t * n + b) * features + f`.
-final class Workspace {
+final class ForwardBackwardBuffers {
     let network: Network
     let capacity: Int
     /// Input batch, time-major.

@@ -53,10 +53,3 @@ public struct DatasetStage: Stage {
         return StageResult(artifacts: [tableArtifact: table.encoded()], forwarded: keepImages ? context.forwardedImages : [:], rowsIn: input.rowCount, rowsOut: table.rowCount, stats: stats)
     }
 }
-
-/// Every stage kind this build of blendset provides.
-public let standardStages = StageRegistry([
-    IngestStage.self, SelectStage.self, SplitStage.self, LandmarksStage.self, BlendshapesStage.self,
-    AugmentStage.self, BalanceStage.self, TruncateStage.self, OneHotStage.self, DatasetStage.self,
-    TrainStage.self,
-])

@@ -1,0 +1,56 @@
+import Foundation
+import Formats
+
+/// The per-stage context handed to `Stage.run`.
+// @unchecked: the warnings list is mutable (touched only under `lock`), and the observer is a weak reference.
+public final class StageContext: @unchecked Sendable {
+    public let stage: String
+    public let inputs: [StageInput]
+    public let parameters: StageParameters
+    /// Worker threads the stage may use for data-parallel work.
+    public let jobs: Int
+    /// The stage's `inputPath` parameters, resolved once by the engine; see `inputFile(_:)`.
+    let inputFiles: [String: InputFile]
+    /// Root folder of the per-item memos.
+    let memoRoot: String
+    private weak var observer: (any BuildObserver)?
+    private let lock = NSLock()
+    private var collectedWarnings: [String] = []
+
+    init(stage: String, inputs: [StageInput], parameters: StageParameters, jobs: Int, inputFiles: [String: InputFile],
+         memoRoot: String, observer: (any BuildObserver)?) {
+        self.stage = stage
+        self.inputFiles = inputFiles
+        self.inputs = inputs
+        self.parameters = parameters
+        self.jobs = jobs
+        self.memoRoot = memoRoot
+        self.observer = observer
+    }
+
+    /// The single input of a one-input stage.
+    public var input: StageInput { inputs[0] }
+
+    public func progress(done: Int, total: Int, unit: String = "rows") {
+        observer?.stageProgress(stage, done: done, total: total, unit: unit)
+    }
+
+    /// A warning shown in the build output and kept in the run record.
+    public func warn(_ message: String) {
+        lock.lock()
+        collectedWarnings.append(message)
+        lock.unlock()
+        observer?.stageWarning(stage, message)
+    }
+
+    var warnings: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return collectedWarnings
+    }
+
+    /// The per-item memo for one namespace (e.g. an extractor and model version).
+    public func memo(namespace: ContentDigest) throws(PipelineError) -> MemoStore {
+        try MemoStore(directory: memoRoot + "/" + namespace.hex)
+    }
+}

@@ -1,0 +1,83 @@
+import Formats
+import Inference
+import Pipeline
+
+/// Computes the 52 blendshape scores of every row from its landmarks, then keeps the
+/// configured features in the configured order, with the face model its input's
+/// landmarks were made with (which it passes on, with that input's model record).
+public struct BlendshapesStage: Stage {
+    public static let kind = "blendshapes"
+    /// 2: the output carries the face model record and the `face_model` artifact.
+    public static let version = 2
+    public static let summary = "blendshape model → 52 scores → the configured features"
+    public static let inputCount = 1...1
+    public static let defaultFeatures = [
+        "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+        "cheekSquintLeft", "cheekSquintRight", "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight",
+        "jawOpen", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight",
+        "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight", "mouthRollLower", "mouthRollUpper",
+        "mouthShrugLower", "mouthShrugUpper", "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight",
+        "mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
+    ]
+    public static let parameters: [ParameterSpec] = [
+        ParameterSpec("features", default: .array(defaultFeatures.map { .string($0) }),
+                      "blendshape names to keep, in order (any of the 52; see 'blendset help stages')"),
+    ]
+    public static let movedParameters = movedFaceModelParameters(["model"])
+
+    public let features: [String]
+    /// Positions of `features` among the 52 model outputs.
+    public let indices: [Int]
+
+    public init(parameters: StageParameters) throws(PipelineError) {
+        (features, indices) = try Self.featureList(parameters)
+    }
+
+    static func featureList(_ parameters: StageParameters) throws(PipelineError) -> ([String], [Int]) {
+        guard let list = try parameters.value("features").arrayValue, !list.isEmpty else {
+            throw parameters.invalid("features", "expected a non-empty array of blendshape names")
+        }
+        var names: [String] = [], indices: [Int] = []
+        for v in list {
+            guard let name = v.stringValue else { throw parameters.invalid("features", "expected names (strings), found \(v.canonical)") }
+            guard let i = Blendshapes.names.firstIndex(of: name) else {
+                throw parameters.invalid("features", "'\(name)' is not a blendshape; valid names: \(Blendshapes.names.joined(separator: ", "))")
+            }
+            if names.contains(name) { throw parameters.invalid("features", "'\(name)' is listed twice") }
+            names.append(name)
+            indices.append(i)
+        }
+        return (names, indices)
+    }
+
+    public func run(_ context: StageContext) throws -> StageResult {
+        let input = try context.input.table()
+        guard input.column(ColumnName.landmarks) != nil else {
+            throw stageError(context, "the input has no landmarks; put a 'landmarks' stage before 'blendshapes'")
+        }
+        let model = try FaceModelRecord(input: context.input, table: input, reader: context.stage)
+        let w = try input.int32(ColumnName.imageWidth), h = try input.int32(ColumnName.imageHeight)
+        let extractor = try FaceExtractor(context: context, model: model, source: modelSource(context.input, model)) {
+            try context.input.bytes(faceModelArtifact)
+        }
+        let all = try extractor.blendshapes(rows: input, sizes: zip(w, h).map { (Int($0), Int($1)) })
+        var values = [Float](); values.reserveCapacity(input.rowCount * indices.count)
+        for scores in all { for i in indices { values.append(scores[i]) } }
+        var table = try input.removing([ColumnName.landmarks])
+            .setting(Column(name: ColumnName.features, data: .float32(values: values, width: indices.count)))
+        table.metadata[MetadataKey.features] = jsonNames(features)
+        let stats = JSONValue.object([
+            ("features", .int(features.count)),
+            ("extracted", .int(extractor.blendshapeRuns)),
+            ("memo_hits", .int(extractor.memoHits)),
+        ])
+        return StageResult(artifacts: [tableArtifact: table.encoded()],
+                           forwarded: context.forwardedImages.merging([faceModelArtifact: model.digest]) { a, _ in a },
+                           rowsIn: input.rowCount, rowsOut: table.rowCount, stats: stats)
+    }
+}
+
+/// Names a face model taken from an input, for error messages.
+func modelSource(_ input: StageInput, _ model: FaceModelRecord) -> String {
+    "face model \(model.digest.hex.prefix(12)) of stage '\(input.stage)'"
+}
