@@ -4,10 +4,10 @@ import Foundation
 /// a `.zst` file and parsing it run on two cores at once.
 ///
 /// The caller sees exactly the bytes of the file, in order; only the timing changes.
+// @unchecked: the queues and flags are only touched with `condition` locked, and a buffer
+// is written by the producer only while it is in `free`, read by the consumer only while
+// it is handed out: never both at once.
 final class ChunkPipe: @unchecked Sendable {
-    // @unchecked: the queues and flags are only touched with `condition` locked, and a buffer
-    // is written by the producer only while it is in `free`, read by the consumer only while
-    // it is handed out: never both at once.
     private let condition = NSCondition()
     private let buffers: [UnsafeMutableRawBufferPointer]
     private var free: [Int]

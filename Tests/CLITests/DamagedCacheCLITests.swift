@@ -6,11 +6,11 @@ import Testing
 @Suite("blendset CLI: damaged cache")
 struct DamagedCacheCLITests {
     /// The object file holding a stage's table, found through the stage's run record.
-    func tableObject(stage: String, cache: String, build: [String: Any]) throws -> String {
+    func tableObject(stage: String, cache: String, build: [String: Any], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         let entry = (build["stages"] as? [[String: Any]] ?? []).first { $0["name"] as? String == stage }
-        let key = try #require(entry?["key"] as? String)
+        let key = try #require(entry?["key"] as? String, sourceLocation: sourceLocation)
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cache + "/runs/\(key).json"))) as? [String: Any]
-        let id = try #require((record?["artifacts"] as? [String: String])?["table"])
+        let id = try #require((record?["artifacts"] as? [String: String])?["table"], sourceLocation: sourceLocation)
         return cache + "/objects/" + id.prefix(2) + "/" + id.dropFirst(2)
     }
 

@@ -27,9 +27,9 @@ struct TwoVersions {
         second = try build(["--set", "balance.per_class=10"])
     }
 
-    func build(_ extra: [String]) throws -> String {
+    func build(_ extra: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         let r = try CLI.run(["build", "--pipeline", pipeline, "--json"] + extra)
-        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.status == 0, "\(r.stderr)", sourceLocation: sourceLocation)
         let j = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
         return j["version"] as! String
     }
@@ -37,9 +37,9 @@ struct TwoVersions {
     @discardableResult
     func run(_ args: [String]) throws -> CLI.Result { try CLI.run(args + ["--cache", cache]) }
 
-    func json(_ args: [String]) throws -> [String: Any] {
+    func json(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
         let r = try run(args + ["--json"])
-        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.status == 0, "\(r.stderr)", sourceLocation: sourceLocation)
         return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
     }
 }

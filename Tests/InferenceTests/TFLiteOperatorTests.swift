@@ -131,7 +131,7 @@ struct TFLiteConvCase: CustomTestStringConvertible, Sendable {
         // [2,1,3] (+) [4,1] → [2,4,3]
         let av: [Float] = [1, 2, 3, 4, 5, 6]
         let bv: [Float] = [10, 20, 30, 40]
-        func expect(_ code: Int, activation: Int8 = 0, _ f: (Float, Float) -> Float) throws {
+        func expect(_ code: Int, activation: Int8 = 0, sourceLocation: SourceLocation = #_sourceLocation, _ f: (Float, Float) -> Float) throws {
             var m = TFLiteTinyModel()
             let a = m.tensor([2, 1, 3])
             let b = m.constant([4, 1], bv)
@@ -140,7 +140,7 @@ struct TFLiteConvCase: CustomTestStringConvertible, Sendable {
             m.inputs = [a]; m.outputs = [y]
             var expected: [Float] = []
             for i in 0 ..< 2 { for j in 0 ..< 4 { for k in 0 ..< 3 { expected.append(f(av[i * 3 + k], bv[j])) } } }
-            #expect(try runSingle(m, av) == expected, "op \(code)")
+            #expect(try runSingle(m, av) == expected, "op \(code)", sourceLocation: sourceLocation)
         }
         try expect(TFLiteOpCode.add) { $0 + $1 }
         try expect(TFLiteOpCode.sub, activation: 2) { min(max($0 - $1, -1), 1) }

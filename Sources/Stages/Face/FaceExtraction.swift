@@ -135,6 +135,8 @@ struct FaceModelRecord: Equatable {
 /// image in the cache, so an image is never extracted twice for the same model,
 /// options and extractor version — whatever split, class list or augmentation it
 /// reaches the stage through. Output order never depends on the thread count.
+// @unchecked: the lazily loaded models and the counters are written only under `lock`, and
+// the counters are read only after the workers have finished.
 final class FaceExtractor: @unchecked Sendable {
     /// Bump when the extractor's numbers change, so memoised results stop matching.
     /// It is recorded in the landmarks output, so `LandmarksStage.version` follows it.

@@ -1,3 +1,0 @@
-import Testing
-
-@Test func placeholderInferenceTests() { #expect(Bool(true)) }
