@@ -33,4 +33,6 @@ public struct BuildReport: Sendable {
     public var stages: [StageReport]
     public var version: DatasetVersion
     public var seconds: Double
+    /// Damaged cache files the build moved to `cache/quarantine/` (and recomputed).
+    public var quarantined: [String] = []
 }

@@ -66,7 +66,9 @@ public final class Builder: Sendable {
             }
             let file = InputFile(path: path, digest: try digests.digest(of: path))
             files[name] = file
-            members.append((name, .string("sha256:" + file.digest.hex)))
+            let keysName = stage.type.parameters.first { $0.name == name }?.keysFileName ?? false
+            let fileName = keysName ? " name:" + URL(fileURLWithPath: path).lastPathComponent : ""
+            members.append((name, .string("sha256:" + file.digest.hex + fileName)))
         }
         let material = KeyMaterial(kind: stage.kind, version: stage.type.version, parameters: .object(members), inputs: inputs)
         return ResolvedStage(material: material, key: material.key, inputFiles: files)
@@ -93,7 +95,26 @@ public final class Builder: Sendable {
         let lock = try BuildLock(cacheRoot: layout.root, wait: wait) { holder in observer?.waitingForLock(holder: holder) }
         defer { withExtendedLifetime(lock) {} }
         removeStaleTemporaries()
+        // A damaged file the build meets is moved to quarantine and the build starts over:
+        // its record or object is then missing, so whatever needed it is recomputed, and
+        // everything else is found cached. Each round moves one file away, so this ends.
+        let quarantine = Quarantine(layout: layout)
+        var quarantined: [String] = []
+        while true {
+            do {
+                var report = try buildOnce(observer: observer, started: started)
+                report.quarantined = quarantined
+                return report
+            } catch {
+                guard quarantined.count < 1000, let path = quarantine.damagedFile(in: error) else { throw error }
+                let target = try quarantine.move(path)
+                quarantined.append(path)
+                observer?.stageWarning("cache", "damaged file \(path) moved to \(target); recomputing what it held")
+            }
+        }
+    }
 
+    private func buildOnce(observer: (any BuildObserver)?, started: Date) throws -> BuildReport {
         let state = SchedulerState()
         let byName = Dictionary(uniqueKeysWithValues: plan.stages.map { ($0.name, $0) })
 
@@ -129,6 +150,15 @@ public final class Builder: Sendable {
         if let failure = state.failure { throw failure }
 
         let reports = plan.stages.map { state.reports[$0.name]! }
+        // Version commands (export, manifest, diff, show) serve the final stages' outputs
+        // and what they were made from: a cached one that no longer verifies is found here,
+        // quarantined and rebuilt, not left for them to trip over. (Other cached objects
+        // are verified when a stage reads them; `check` reads them all.)
+        let sinks = Set(plan.stages.map(\.name)).subtracting(plan.stages.flatMap(\.inputs))
+        let finals = sinks.union(plan.stages.filter { sinks.contains($0.name) }.flatMap(\.inputs))
+        for r in reports where r.status == .cached && finals.contains(r.name) {
+            for id in r.artifacts.values.sorted(by: { $0.hex < $1.hex }) { _ = try store.read(id) }
+        }
         let version = try recordVersion(reports, byName: byName)
         return BuildReport(stages: reports, version: version, seconds: Date().timeIntervalSince(started))
     }
@@ -239,9 +269,11 @@ public final class Builder: Sendable {
         // A rebuild keeps the first creation time but records this pipeline and time, so
         // `latest` is what was built last and gc keeps the keys the next build looks up.
         let existing = try versions.version(id)
+        let listing = versions.scan()
+        if let damaged = listing.damaged.first { throw damaged }
         // Already the latest, made the same way: a no-op build then writes (and syncs) nothing.
         if let existing, existing.stages == stages, existing.pipelineFile == plan.file,
-           existing.blendsetVersion == blendsetVersion, try versions.all().first?.id == id {
+           existing.blendsetVersion == blendsetVersion, listing.versions.first?.id == id {
             return existing
         }
         let createdAt = existing?.createdAt ?? now

@@ -1,10 +1,10 @@
 import Foundation
 import Formats
 
-/// Removes what no kept dataset version needs: artifacts, run records, the records (and
-/// manifests) of versions that are not kept, and tags on them. Memo entries (per-item
-/// results) go only when asked, since they are not part of any version but are costly
-/// to recompute.
+/// Removes what no kept dataset version needs: artifacts, run records (and heads naming
+/// them), the records (and manifests) of versions that are not kept, and tags on them.
+/// Memo entries (per-item results) go only when asked, since they are not part of any
+/// version but are costly to recompute.
 ///
 /// A kept version needs every stage's run record and every artifact of every stage, not
 /// only the final table: that is what makes the next `build` of it a no-op. The versions
@@ -42,6 +42,8 @@ public struct GarbageCollector: Sendable {
         public var memo = Category()
         public var temporaries = Category()
         public var dryRun = false
+        /// Every file removed (or, in a dry run, that a real run would remove), in order.
+        public var paths: [String] = []
         public var bytesFreed: Int64 { objects.bytes + runs.bytes + versions.bytes + memo.bytes + temporaries.bytes }
     }
 
@@ -57,8 +59,16 @@ public struct GarbageCollector: Sendable {
         var report = Report()
         report.dryRun = dryRun
         let store = VersionStore(layout: layout)
-        let versions = try store.all()
+        // Deciding what to keep from a partial view could delete what a damaged tag or
+        // record protects: refuse until `check --repair` (or the user) has dealt with it.
+        let listing = store.scan()
         let tags = TagStore(layout: layout)
+        if let damaged = listing.damaged.first ?? tags.damaged().first { throw damaged }
+        let versions = listing.versions
+        let known = Set(versions.map(\.id))
+        if let (name, id) = tags.all().first(where: { !known.contains($0.id) }) {
+            throw PipelineError.cacheCorrupt(path: layout.tag(name), message: "is a tag on version \(id.hex.prefix(12)), which has no readable record; gc keeps nothing it cannot see. Delete the tag ('blendset tag --delete \(name)') or restore the record")
+        }
         let tagged = Set(tags.all().map(\.id))
         let tuned = tuneReferences()
         for (i, v) in versions.enumerated() {
@@ -69,10 +79,12 @@ public struct GarbageCollector: Sendable {
         let neededArtifacts = report.kept.reduce(into: Set<ContentDigest>()) { $0.formUnion($1.allArtifacts) }
         let neededKeys = Set(report.kept.flatMap { $0.stages.map(\.key) })
 
+        var removedPaths: [String] = []
         func remove(_ path: String, into category: inout Report.Category) {
             var info = stat()
             guard lstat(path, &info) == 0 else { return }
             if !dryRun && unlink(path) != 0 { return }
+            removedPaths.append(path)
             category.files += 1
             category.bytes += Int64(info.st_size)
         }
@@ -86,12 +98,19 @@ public struct GarbageCollector: Sendable {
         }
         for (name, id) in tags.all() where removedIDs.contains(id) {
             report.removedTags.append(name)
-            if !dryRun { _ = unlink(layout.tag(name)) }
+            if dryRun || unlink(layout.tag(name)) == 0 { removedPaths.append(layout.tag(name)) }
         }
         for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.runs)) ?? [] {
             if name.hasPrefix(".tmp-") { remove(layout.runs + "/" + name, into: &report.temporaries); continue }
             guard name.hasSuffix(".json"), let key = ContentDigest(hex: String(name.dropLast(5))) else { continue }
             if !neededKeys.contains(key) { remove(layout.runs + "/" + name, into: &report.runs) }
+        }
+        // A head naming a removed record would only look damaged to `check`.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.heads)) ?? [] where !name.hasPrefix(".") {
+            let text = (try? String(contentsOfFile: layout.heads + "/" + name, encoding: .utf8)) ?? ""
+            if let key = ContentDigest(hex: text.trimmingCharacters(in: .whitespacesAndNewlines)), !neededKeys.contains(key) {
+                remove(layout.heads + "/" + name, into: &report.runs)
+            }
         }
         for shard in (try? FileManager.default.contentsOfDirectory(atPath: layout.objects)) ?? [] {
             let folder = layout.objects + "/" + shard
@@ -116,6 +135,7 @@ public struct GarbageCollector: Sendable {
                 for path in files.reversed() { _ = rmdir(path) }
             }
         }
+        report.paths = removedPaths
         return report
     }
 

@@ -1,14 +1,18 @@
 import Foundation
 import Formats
 
-/// Content digests of input files and folders, remembered by (path, size, mtime,
-/// inode) so an unchanged 300 MB input is not hashed again on every build.
+/// Content digests of input files and folders, remembered by (path, device, inode, size,
+/// mtime, ctime) so an unchanged 300 MB input is not hashed again on every build. ctime
+/// catches an in-place edit that keeps the size and sets the mtime back (`touch -d`,
+/// `utimes`): no user call can set ctime.
 // @unchecked: `entries` and `dirty` are mutable and only touched under `lock`.
 public final class InputDigests: @unchecked Sendable {
     private struct Entry: Codable {
         var size: Int64
         var mtimeNanos: Int64
         var inode: UInt64
+        var device: UInt64
+        var ctimeNanos: Int64
         var digest: ContentDigest
     }
 
@@ -62,9 +66,11 @@ public final class InputDigests: @unchecked Sendable {
         let size = Int64(info.st_size)
         let mtime = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
         let inode = UInt64(info.st_ino)
+        let device = UInt64(info.st_dev)
+        let ctime = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
         let key = URL(fileURLWithPath: path).standardizedFileURL.path
         lock.lock()
-        if let e = entries[key], e.size == size, e.mtimeNanos == mtime, e.inode == inode {
+        if let e = entries[key], e.size == size, e.mtimeNanos == mtime, e.inode == inode, e.device == device, e.ctimeNanos == ctime {
             lock.unlock()
             return e.digest
         }
@@ -72,7 +78,7 @@ public final class InputDigests: @unchecked Sendable {
         let digest: ContentDigest
         do { digest = try ContentDigest.ofFile(atPath: path) } catch { throw PipelineError(error) }
         lock.lock()
-        entries[key] = Entry(size: size, mtimeNanos: mtime, inode: inode, digest: digest)
+        entries[key] = Entry(size: size, mtimeNanos: mtime, inode: inode, device: device, ctimeNanos: ctime, digest: digest)
         dirty = true
         lock.unlock()
         return digest

@@ -22,7 +22,13 @@ public final class MemoStore: @unchecked Sendable {
     private var writer: Int32 = -1
     private let lock = NSLock()
 
-    public init(directory: String) throws(PipelineError) {
+    /// Damaged packs this store moved to quarantine when it opened (their good records were
+    /// copied into a new pack first, so nothing valid is lost).
+    public private(set) var quarantined: [(pack: String, movedTo: String)] = []
+
+    /// Opens the memo in `directory`. With a `quarantine`, a pack with a damaged record (one
+    /// whose checksum fails, not a torn last record from a killed build) is moved there.
+    public init(directory: String, quarantine: Quarantine? = nil) throws(PipelineError) {
         self.directory = directory
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -30,22 +36,47 @@ public final class MemoStore: @unchecked Sendable {
             throw .io("cannot create the memo folder \(directory): \(error.localizedDescription)")
         }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".pack") }.sorted()
+        var damagedPacks: [(path: String, records: [(ContentDigest, Range<Int>)], bytes: [UInt8])] = []
         for name in names {
             guard let bytes = try? readFileBytes(atPath: directory + "/" + name) else { continue }
             let packIndex = packs.count
             packs.append(bytes)
-            var offset = 0
-            while offset + 36 <= bytes.count {
-                let length = Int(bytes[offset + 32]) | Int(bytes[offset + 33]) << 8 | Int(bytes[offset + 34]) << 16 | Int(bytes[offset + 35]) << 24
-                let end = offset + 36 + length + 32
-                guard end <= bytes.count else { break }
-                let check = bytes.withUnsafeBytes { SHA256.digest(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + 36 + length)])) }
-                guard check.bytes == Array(bytes[(end - 32)..<end]) else { break }
-                let key = ContentDigest(bytes: bytes[offset..<(offset + 32)])!
-                index[key] = (packIndex, offset + 36, length)
-                offset = end
-            }
+            let scan = MemoStore.scan(bytes)
+            for (key, range) in scan.records where index[key] == nil { index[key] = (packIndex, range.lowerBound, range.count) }
+            if scan.damaged > 0 { damagedPacks.append((directory + "/" + name, scan.records, bytes)) }
         }
+        guard let quarantine else { return }
+        for pack in damagedPacks {
+            // Copy the good records into this process's pack, then move the damaged one aside.
+            for (key, range) in pack.records { try putAlways(key, Array(pack.bytes[range])) }
+            flush()
+            quarantined.append((pack.path, try quarantine.move(pack.path)))
+        }
+    }
+
+    /// The records of a pack that verify (key and payload range), and how many do not.
+    /// A torn last record (shorter than its length says) is the normal end of a killed
+    /// build and is not counted as damage.
+    public static func scan(_ bytes: [UInt8]) -> (records: [(ContentDigest, Range<Int>)], damaged: Int) {
+        var records: [(ContentDigest, Range<Int>)] = []
+        var damaged = 0
+        var offset = 0
+        while offset + 36 <= bytes.count {
+            let length = Int(bytes[offset + 32]) | Int(bytes[offset + 33]) << 8 | Int(bytes[offset + 34]) << 16 | Int(bytes[offset + 35]) << 24
+            let end = offset + 36 + length + 32
+            guard end <= bytes.count else { break }
+            let check = bytes.withUnsafeBytes { SHA256.digest(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + 36 + length)])) }
+            if check.bytes == Array(bytes[(end - 32)..<end]) {
+                records.append((ContentDigest(bytes: bytes[offset..<(offset + 32)])!, (offset + 36)..<(offset + 36 + length)))
+            } else {
+                // A flipped byte: skip the record by its length and read on. If the length
+                // itself was hit, the records after it fail their checksums too (and are
+                // recomputed); a checksum never passes by accident.
+                damaged += 1
+            }
+            offset = end
+        }
+        return (records, damaged)
     }
 
     deinit {
@@ -74,6 +105,18 @@ public final class MemoStore: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if index[key] != nil || pending[key] != nil { return }
+        try append(key, value)
+    }
+
+    /// Appends a record even if the index holds the key (its pack is about to be quarantined).
+    private func putAlways(_ key: ContentDigest, _ value: [UInt8]) throws(PipelineError) {
+        lock.lock()
+        defer { lock.unlock() }
+        if pending[key] != nil { return }
+        try append(key, value)
+    }
+
+    private func append(_ key: ContentDigest, _ value: [UInt8]) throws(PipelineError) {
         if writer < 0 {
             let name = directory + "/\(Int(Date().timeIntervalSince1970 * 1000))-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).pack"
             writer = open(name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)

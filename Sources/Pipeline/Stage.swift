@@ -15,12 +15,17 @@ public struct ParameterSpec: Sendable {
     public var defaultValue: JSONValue
     public var summary: String
     public var role: ParameterRole
+    /// For an input path whose file name the stage writes into its output: the name then
+    /// enters the key beside the content digest, so a cached result never carries another
+    /// file's name (ids stay independent of what the cache held before).
+    public var keysFileName: Bool
 
-    public init(_ name: String, default defaultValue: JSONValue, _ summary: String, role: ParameterRole = .value) {
+    public init(_ name: String, default defaultValue: JSONValue, _ summary: String, role: ParameterRole = .value, keysFileName: Bool = false) {
         self.name = name
         self.defaultValue = defaultValue
         self.summary = summary
         self.role = role
+        self.keysFileName = keysFileName
     }
 }
 

@@ -51,6 +51,9 @@ public final class StageContext: @unchecked Sendable {
 
     /// The per-item memo for one namespace (e.g. an extractor and model version).
     public func memo(namespace: ContentDigest) throws(PipelineError) -> MemoStore {
-        try MemoStore(directory: memoRoot + "/" + namespace.hex)
+        let root = memoRoot.hasSuffix("/memo") ? String(memoRoot.dropLast(5)) : URL(fileURLWithPath: memoRoot).deletingLastPathComponent().path
+        let memo = try MemoStore(directory: memoRoot + "/" + namespace.hex, quarantine: Quarantine(layout: CacheLayout(root: root)))
+        for q in memo.quarantined { warn("damaged memo pack \(q.pack) moved to \(q.movedTo); its good records were kept") }
+        return memo
     }
 }

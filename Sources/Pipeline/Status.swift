@@ -9,6 +9,22 @@ public struct StagePlanStatus: Sendable {
     public var action: Action
     /// Human-readable reasons a stage would run (empty when cached).
     public var reasons: [String]
+
+    /// `[{"name", "kind", "action", "reasons"}]`, in plan order.
+    public static func json(_ statuses: [StagePlanStatus]) -> JSONValue {
+        .array(statuses.map { s in
+            .object([("name", .string(s.name)), ("kind", .string(s.kind)), ("action", .string(s.action.rawValue)),
+                     ("reasons", .array(s.reasons.map { .string($0) }))])
+        })
+    }
+
+    /// One line per stage, then how many would run.
+    public static func text(_ statuses: [StagePlanStatus]) -> String {
+        var lines = statuses.map { s in s.action == .cached ? "  cached     \(s.name)" : "  would run  \(s.name): \(s.reasons.joined(separator: "; "))" }
+        let n = statuses.filter { $0.action == .run }.count
+        lines.append(n == 0 ? "\nup to date: a build would run nothing" : "\n\(n) of \(statuses.count) stages would run")
+        return lines.joined(separator: "\n")
+    }
 }
 
 extension Builder {

@@ -10,7 +10,8 @@ import Formats
 ///       heads/<stage name>    the key the last build used for that stage
 ///       memo/<namespace>/     per-item results (see `MemoStore`)
 ///       versions/<id>.json    one record per dataset version
-///       files.json            digests of input files by (path, size, mtime, inode)
+///       files.json            digests of input files by (path, device, inode, size, mtime, ctime)
+///       quarantine/           damaged files moved aside by a build or `check --repair`
 ///       LOCK
 public struct CacheLayout: Sendable {
     public var root: String
@@ -22,6 +23,8 @@ public struct CacheLayout: Sendable {
     public var versions: String { root + "/versions" }
     public var fileDigests: String { root + "/files.json" }
     public var lock: String { root + "/LOCK" }
+    /// Damaged files a build or `check --repair` moved aside (never deleted: they may be history).
+    public var quarantine: String { root + "/quarantine" }
     /// Tune summaries (`tune/<id>.json`); `gc` keeps the versions their trials name.
     public var tune: String { root + "/tune" }
     public func tuneResult(_ id: String) -> String { tune + "/" + id + ".json" }
@@ -196,12 +199,22 @@ public struct RunRecordStore: Sendable {
     public func record(for key: ContentDigest) throws(PipelineError) -> RunRecord? {
         let path = layout.run(key)
         guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let record: RunRecord
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            return try JSONDecoder().decode(RunRecord.self, from: data)
+            record = try JSONDecoder().decode(RunRecord.self, from: data)
         } catch {
             throw .cacheCorrupt(path: path, message: "is a run record that does not parse (\(error))")
         }
+        // A record is named by its key: an edited record (or one copied over another) is not served.
+        guard record.key == key else {
+            throw .cacheCorrupt(path: path, message: "is a run record for key \(record.key.hex.prefix(12)), not for the \(key.hex.prefix(12)) it is stored under")
+        }
+        // The content id is the hash of the artifact ids: an edited artifact id shows.
+        guard Builder.contentID(record.artifacts) == record.contentID else {
+            throw .cacheCorrupt(path: path, message: "is a run record whose artifact ids do not match its content id \(record.contentID.hex.prefix(12)) (edited on disk?)")
+        }
+        return record
     }
 
     public func write(_ record: RunRecord) throws(PipelineError) {

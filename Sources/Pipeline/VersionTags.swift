@@ -82,6 +82,14 @@ public struct TagStore: Sendable {
         return names.compactMap { n in get(n).map { (n, $0) } }
     }
 
+    /// Every tag file that does not hold a version id, as a `cacheCorrupt` error naming it.
+    public func damaged() -> [PipelineError] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: layout.tags)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        return names.filter { get($0) == nil }.map { n in
+            .cacheCorrupt(path: layout.tag(n), message: "is a tag file that does not hold a version id")
+        }
+    }
+
     public func get(_ name: String) -> ContentDigest? {
         guard let text = try? String(contentsOfFile: layout.tag(name), encoding: .utf8) else { return nil }
         return ContentDigest(hex: text.trimmingCharacters(in: .whitespacesAndNewlines))

@@ -182,24 +182,53 @@ public struct VersionStore: Sendable {
     public func version(_ id: ContentDigest) throws(PipelineError) -> DatasetVersion? {
         let p = path(id)
         guard FileManager.default.fileExists(atPath: p) else { return nil }
+        let version: DatasetVersion
         do {
-            return try JSONDecoder().decode(DatasetVersion.self, from: Data(contentsOf: URL(fileURLWithPath: p)))
+            version = try JSONDecoder().decode(DatasetVersion.self, from: Data(contentsOf: URL(fileURLWithPath: p)))
         } catch {
             throw .cacheCorrupt(path: p, message: "is a version record that does not parse (\(error))")
         }
+        guard version.id == id else {
+            throw .cacheCorrupt(path: p, message: "is the record of version \(version.shortID), not of the \(id.hex.prefix(12)) it is stored under")
+        }
+        // A stage's content id is the hash of its artifact ids: an edited artifact id shows.
+        if let s = version.stages.first(where: { Builder.contentID($0.artifacts) != $0.contentID }) {
+            throw .cacheCorrupt(path: p, message: "is a version record whose stage '\(s.name)' lists artifact ids that do not match its content id (edited on disk?)")
+        }
+        return version
     }
 
     public func write(_ version: DatasetVersion) throws(PipelineError) {
         try writeJSON(version, to: path(version.id))
     }
 
-    /// All versions, most recently built first (ties broken by id, so the order is stable).
+    /// All readable versions, most recently built first (ties broken by id, so the order is
+    /// stable). A damaged record does not wedge every command: it is left out, with a
+    /// warning on stderr naming it. `gc` uses `scan()` and refuses to run past one.
     public func all() throws(PipelineError) -> [DatasetVersion] {
+        let listing = scan()
+        for d in listing.damaged { warnAboutCache("skipping a damaged version record: \(d)") }
+        return listing.versions
+    }
+
+    /// The readable versions (newest first) and a `cacheCorrupt` error for each record that is not.
+    public func scan() -> (versions: [DatasetVersion], damaged: [PipelineError]) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.versions)) ?? []
         var result: [DatasetVersion] = []
-        for n in names where n.hasSuffix(".json") {
-            if let id = ContentDigest(hex: String(n.dropLast(5))), let v = try version(id) { result.append(v) }
+        var damaged: [PipelineError] = []
+        for n in names.sorted() where n.hasSuffix(".json") {
+            guard let id = ContentDigest(hex: String(n.dropLast(5))) else { continue }
+            do throws(PipelineError) {
+                if let v = try version(id) { result.append(v) }
+            } catch {
+                damaged.append(error)
+            }
         }
-        return result.sorted { ($0.lastBuilt, $0.id.hex) > ($1.lastBuilt, $1.id.hex) }
+        return (result.sorted { ($0.lastBuilt, $0.id.hex) > ($1.lastBuilt, $1.id.hex) }, damaged)
     }
+}
+
+/// A warning about the cache for a command that goes on (e.g. a damaged record it skips).
+public func warnAboutCache(_ message: String) {
+    FileHandle.standardError.write(Data("blendset: warning: \(message); run 'blendset check --repair' to move it aside\n".utf8))
 }

@@ -103,11 +103,13 @@ struct StageErrorTests {
         let layout = CacheLayout(root: dir + "/cache")
         let object = layout.object(first.stage("a").artifacts["out"]!)
         try flipByte(in: object)
-        // b re-runs (new suffix) and reads a's damaged output.
-        expectPipelineError({ try build(chain, in: dir, overrides: ["b.suffix=x9"]) }) { error in
+        expectPipelineError({ _ = try ArtifactStore(layout: layout).read(first.stage("a").artifacts["out"]!) }) { error in
             guard case .cacheCorrupt(let path, let message) = error else { return false }
             return path == object && message.contains("is damaged") && error.description.contains("Delete that file")
         }
+        // b re-runs (new suffix) and reads a's damaged output: the build moves it aside and recomputes it.
+        let again = try build(chain, in: dir, overrides: ["b.suffix=x9"])
+        #expect(again.quarantined == [object] && again.ran() == ["a", "b", "c"])
     }
 
     @Test("a truncated object is damaged too")
@@ -227,7 +229,7 @@ struct BuildStoreTests {
         #expect(try store.read(id) == Array("bytes".utf8))
         expectPipelineError({ _ = try store.read(SHA256.digest([1])) }) { if case .cacheCorrupt = $0 { return true }; return false }
         let record = RunRecord(key: SHA256.digest([2]), stage: "s", kind: "k", version: 1, parameters: .object([("n", .int(1))]),
-                               displayParameters: ["n": .int(1)], inputs: [], artifacts: ["out": id], contentID: id,
+                               displayParameters: ["n": .int(1)], inputs: [], artifacts: ["out": id], contentID: Builder.contentID(["out": id]),
                                rowsIn: nil, rowsOut: 1, seconds: 0.1, finishedAt: "now", stats: .object([("x", .number(0.5))]))
         try store.writeRecord(record)
         #expect(try store.record(for: record.key) == record)
