@@ -38,18 +38,7 @@ let statusCommand = CommandSpec(
     options: [.pipeline, .cache, .set, .json],
     run: { args in
         let statuses = try args.datasetBuild().builder.status()
-        if args.flag(.json) {
-            print(JSONValue.array(statuses.map { s in
-                .object([("name", .string(s.name)), ("kind", .string(s.kind)), ("action", .string(s.action.rawValue)),
-                         ("reasons", .array(s.reasons.map { .string($0) }))])
-            }).canonical)
-            return
-        }
-        for s in statuses {
-            print(s.action == .cached ? "  cached     \(s.name)" : "  would run  \(s.name): \(s.reasons.joined(separator: "; "))")
-        }
-        let n = statuses.filter { $0.action == .run }.count
-        print(n == 0 ? "\nup to date: a build would run nothing" : "\n\(n) of \(statuses.count) stages would run")
+        print(args.flag(.json) ? StagePlanStatus.json(statuses).canonical : StagePlanStatus.text(statuses))
     })
 
 let dagCommand = CommandSpec(

@@ -5,7 +5,7 @@ extension OptionSpec {
     static let keepLast = OptionSpec(name: "--keep-last", valueName: "N", help: "keep the N most recently built versions")
     static let keepTagged = OptionSpec(name: "--keep-tagged", help: "keep every tagged version")
     static let memo = OptionSpec(name: "--memo", help: "also remove the per-item memo (costly to recompute)")
-    static let dryRun = OptionSpec(name: "--dry-run", help: "report what would be removed; remove nothing")
+    static let dryRun = OptionSpec(name: "--dry-run", help: "list every file a real run would remove; remove nothing")
 }
 
 let gcCommand = CommandSpec(
@@ -13,15 +13,16 @@ let gcCommand = CommandSpec(
     summary: "remove cached results that no kept dataset version needs",
     usage: "blendset gc [--keep-last N] [--keep-tagged] [--memo] [--dry-run] [--json] [--cache DIR] [--pipeline FILE]",
     details: """
-        Keeps the versions the rules select (with no rule, every version) and the versions a stored
-        tune summary (cache/tune) lists, and everything they need: the run record and artifacts of
-        each of their stages, so a build of a kept version stays a no-op. Removes other artifacts
-        and run records, the records and manifests of versions not kept, and tags on them.
+        Keeps the versions the rules select (with no rule, every version) and those a tune summary
+        (cache/tune) lists, and everything they need: the run record and artifacts of each of their
+        stages, so a build of a kept version stays a no-op. Removes other artifacts and run records,
+        the records and manifests of versions not kept, and tags on them.
         Per-item memo entries (cache/memo) are removed only with --memo. Takes the cache lock, so it
-        waits for a running build. To let tuned versions go, delete their file in cache/tune.
+        waits for a running build; refuses (exit 70) while a tag or version record is unreadable.
+        To let tuned versions go, delete their file in cache/tune.
 
         --json prints {"dry_run", "kept": [ids], "removed_versions": [ids], "removed_tags": [names],
-        "objects", "runs", "versions", "memo", "temporaries": {"files", "bytes"}, "bytes_freed"}.
+        "objects", "runs", "versions", "memo", "temporaries": {"files", "bytes"}, "bytes_freed", "paths"}.
         """,
     options: [.pipeline, .cache, .keepLast, .keepTagged, .memo, .dryRun, .json],
     run: { args in

@@ -15,7 +15,7 @@ enum ExitCode {
 }
 
 let commands: [CommandSpec] = [buildCommand, statusCommand, dagCommand, showCommand, extractCommand,
-                               versionsCommand, tagCommand, manifestCommand, diffCommand, exportCommand, gcCommand] + trainCommands
+                               versionsCommand, tagCommand, manifestCommand, diffCommand, exportCommand, gcCommand, checkCommand] + trainCommands
 
 func mainHelp() -> String {
     let width = commands.map(\.name.count).max() ?? 0

@@ -19,7 +19,7 @@ public struct IngestStage: Stage {
     public static let parameters: [ParameterSpec] = [
         ParameterSpec("source", default: .string("../shared/data/fer2013.csv.zst"),
                       "FER2013 as .csv, .csv.zst, or a folder <usage>/<emotion>/*.png; relative to the pipeline file",
-                      role: .inputPath(hint: sourceHint)),
+                      role: .inputPath(hint: sourceHint), keysFileName: true),
         ParameterSpec("on_bad_row", default: .string("fail"),
                       "\"fail\" stops at the first bad row or image; \"skip\" drops it and counts it in the stats"),
     ]

@@ -3,7 +3,7 @@ import Pipeline
 
 extension GarbageCollector.Report {
     /// `{"dry_run", "kept", "removed_versions", "removed_tags", "objects", "runs", "versions",
-    /// "memo", "temporaries": {"files", "bytes"}, "bytes_freed"}`.
+    /// "memo", "temporaries": {"files", "bytes"}, "bytes_freed", "paths"}`.
     public var json: JSONValue {
         func category(_ c: Category) -> JSONValue { .object([("files", .int(c.files)), ("bytes", .int(Int(c.bytes)))]) }
         return .object([
@@ -12,6 +12,7 @@ extension GarbageCollector.Report {
             ("removed_tags", .array(removedTags.map { .string($0) })),
             ("objects", category(objects)), ("runs", category(runs)), ("versions", category(versions)),
             ("memo", category(memo)), ("temporaries", category(temporaries)), ("bytes_freed", .int(Int(bytesFreed))),
+            ("paths", .array(paths.map { .string($0) })),
         ])
     }
 
@@ -27,6 +28,8 @@ extension GarbageCollector.Report {
         }
         grid.append(["total", String(objects.files + runs.files + versions.files + memo.files + temporaries.files), formatBytes(bytesFreed)])
         out.append(TextTable.render(grid, rightAligned: [1, 2]))
+        // A dry run lists exactly the files a real run would remove.
+        if dryRun { out += paths.map { "would remove \($0)" } }
         out.append("\n\(dryRun ? "would free" : "freed") \(formatBytes(bytesFreed)) (\(bytesFreed) bytes)" + (dryRun ? " — dry run, nothing removed" : ""))
         return out.joined(separator: "\n")
     }
