@@ -111,6 +111,21 @@ struct CacheTrustCLITests {
         #expect(try CLI.run(["check"] + common).status == 0)
     }
 
+    @Test("metrics on a damaged metrics artifact exits 70 naming it (it used to say 'missing', 66); build repairs it")
+    func damagedMetrics() throws {
+        let cache = CLI.folder() + "/cache"
+        let (r, json) = try CLI.buildJSON(cache: cache)
+        try #require(r.status == 0, "\(r.stderr)")
+        let id = try #require((try record(cache, key: key(json, "train"))["artifacts"] as? [String: String])?["metrics"])
+        let path = object(cache, id)
+        try flip(path)
+        let common = ["--cache", cache, "--pipeline", CLI.pipeline]
+        let metrics = try CLI.run(["metrics"] + common)
+        #expect(metrics.status == 70 && metrics.stderr.contains(path), "\(metrics.status): \(metrics.stderr)")
+        #expect(try CLI.buildJSON(cache: cache).0.status == 0)
+        #expect(try CLI.run(["metrics"] + common).status == 0)
+    }
+
     @Test("the same source under another file name gives the id a clean cache gives, whatever the cache held")
     func sourceNameDoesNotLeakFromHistory() throws {
         let dir = CLI.folder()
@@ -145,6 +160,18 @@ struct CacheTrustCLITests {
         let removed = before.subtracting(try allFiles(cache))
         #expect(!dryPaths.isEmpty)
         #expect(Set(dryPaths) == removed)
+
+        // A truncated record of another version wedges neither the listing nor the latest version.
+        let (other, oj) = try CLI.buildJSON(cache: cache, ["--set", "balance.per_class=30"])
+        #expect(other.status == 0)
+        let (_, lj) = try CLI.buildJSON(cache: cache)
+        let otherRecord = cache + "/versions/\(oj["version"] as? String ?? "").json"
+        #expect(truncate(otherRecord, 20) == 0)
+        let versions = try CLI.run(["versions"] + common)
+        #expect(versions.status == 0 && versions.stderr.contains(otherRecord), "\(versions.stderr)")
+        #expect(try CLI.run(["manifest", "latest"] + common).status == 0)
+        #expect(try CLI.buildJSON(cache: cache).1["version"] as? String == lj["version"] as? String)
+        #expect(Self.fm.fileExists(atPath: cache + "/quarantine") && !Self.fm.fileExists(atPath: otherRecord))
     }
 
     func allFiles(_ root: String) throws -> [String] {
