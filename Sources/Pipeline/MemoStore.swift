@@ -50,7 +50,8 @@ public final class MemoStore: @unchecked Sendable {
             // Copy the good records into this process's pack, then move the damaged one aside.
             for (key, range) in pack.records { try putAlways(key, Array(pack.bytes[range])) }
             flush()
-            quarantined.append((pack.path, try quarantine.move(pack.path)))
+            // Another store on this folder may have moved it first; its damaged records are ignored either way.
+            if let target = try? quarantine.move(pack.path) { quarantined.append((pack.path, target)) }
         }
     }
 

@@ -131,13 +131,23 @@ struct CacheTrustCLITests {
         let dir = CLI.folder()
         let renamed = dir + "/renamed.csv"
         try Self.fm.copyItem(atPath: CLI.fixture, toPath: renamed)
-        let shared = dir + "/shared"
-        let (r1, _) = try CLI.buildJSON(cache: shared)
-        #expect(r1.status == 0, "\(r1.stderr)")
-        let (r2, j2) = try CLI.buildJSON(cache: shared, ["--set", "ingest.source=\(renamed)"])
-        let (r3, j3) = try CLI.buildJSON(cache: dir + "/fresh", ["--set", "ingest.source=\(renamed)"])
-        #expect(r2.status == 0 && r3.status == 0, "\(r2.stderr)\(r3.stderr)")
-        #expect(j2["version"] as? String == j3["version"] as? String)
+        // The ingest table records its source's file name; this pipeline's outputs carry it.
+        let pipeline = dir + "/p.json"
+        try Data(#"{ "version": 1, "stages": [ { "name": "ingest", "kind": "ingest" }, { "name": "select", "kind": "select", "inputs": ["ingest"] } ] }"#.utf8)
+            .write(to: URL(fileURLWithPath: pipeline))
+        func versionID(_ cache: String, _ source: String) throws -> String? {
+            let r = try CLI.run(["build", "--json", "--pipeline", pipeline, "--cache", dir + "/" + cache, "--set", "ingest.source=\(source)"])
+            #expect(r.status == 0, "\(r.stderr)")
+            return ((try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any])?["version"] as? String
+        }
+        _ = try versionID("shared", CLI.fixture)
+        let afterHistory = try versionID("shared", renamed)
+        let fresh = try versionID("fresh", renamed)
+        #expect(afterHistory != nil && afterHistory == fresh)
+        // And the folder the source sits in does not matter.
+        try Self.fm.createDirectory(atPath: dir + "/elsewhere", withIntermediateDirectories: true)
+        try Self.fm.copyItem(atPath: renamed, toPath: dir + "/elsewhere/renamed.csv")
+        #expect(try versionID("third", dir + "/elsewhere/renamed.csv") == fresh)
     }
 
     @Test("gc --dry-run lists exactly the files gc then removes; a broken tag makes gc refuse (exit 70, naming it)")
