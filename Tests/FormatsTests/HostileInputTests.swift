@@ -61,6 +61,15 @@ struct HostileInputTests {
         #expect(error.message.contains("longer than"))
     }
 
+    @Test("under skip, millions of bad rows keep only the first reasons in memory, and count them all")
+    func skippedRowsBounded() throws {
+        let text = Self.header + String(repeating: "x\n", count: FER2013CSV.maxSkippedKept + 500)
+        let table = try FER2013CSV.parse(Array(text.utf8), source: "bad.csv", onBadRow: .skip)
+        #expect(table.skipped.count == FER2013CSV.maxSkippedKept)
+        #expect(table.skippedCount == FER2013CSV.maxSkippedKept + 500)
+        #expect(table.skipped.first?.line == 2)
+    }
+
     @Test("the default limit still reads a real FER2013 row")
     func defaultLimitKeepsRealRows() throws {
         let row = "3," + Array(repeating: "255", count: FER2013CSV.pixelsPerImage).joined(separator: " ") + ",Training\n"
