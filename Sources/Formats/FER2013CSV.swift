@@ -101,6 +101,9 @@ public enum FER2013CSV {
     /// How many skipped rows are kept with their reason: a file of millions of bad rows must
     /// not grow memory by a message per row.
     public static let maxSkippedKept = 1000
+    /// Under `BadRowPolicy.skip`, more bad rows than this stop the read: FER2013 has about
+    /// 36,000 rows, and a file of endless bad rows would otherwise be parsed for minutes.
+    public static let maxSkippedRows = 100_000
 
     /// Reads a plain or `.zst` file, streaming it: memory holds the table and a few 4 MiB
     /// chunks, never the whole text.
@@ -257,6 +260,10 @@ package struct FER2013Parser {
             switch onBadRow {
             case .fail: throw FormatError(file: source, line: lineNumber, message: reason)
             case .skip:
+                guard table.skippedCount < FER2013CSV.maxSkippedRows else {
+                    throw FormatError(file: source, line: lineNumber, message:
+                        "more than \(FER2013CSV.maxSkippedRows) bad rows (on_bad_row = skip): this is not a FER2013 CSV file; the first was line \(table.skipped.first?.line ?? lineNumber): \(table.skipped.first?.reason ?? reason)")
+                }
                 table.skippedCount += 1
                 if table.skipped.count < FER2013CSV.maxSkippedKept {
                     table.skipped.append(SkippedRow(line: lineNumber, reason: reason))

@@ -70,6 +70,17 @@ struct HostileInputTests {
         #expect(table.skipped.first?.line == 2)
     }
 
+    @Test("under skip, a file of endless bad rows stops after maxSkippedRows, naming the first")
+    func tooManyBadRows() throws {
+        let text = Self.header + String(repeating: "x\n", count: FER2013CSV.maxSkippedRows + 1)
+        let error = try #require(throws: FormatError.self) {
+            try FER2013CSV.parse(Array(text.utf8), source: "bad.csv", onBadRow: .skip)
+        }
+        #expect(error.file == "bad.csv" && error.line == FER2013CSV.maxSkippedRows + 2)
+        #expect(error.message.contains("more than \(FER2013CSV.maxSkippedRows) bad rows"))
+        #expect(error.message.contains("the first was line 2"))
+    }
+
     @Test("the default limit still reads a real FER2013 row")
     func defaultLimitKeepsRealRows() throws {
         let row = "3," + Array(repeating: "255", count: FER2013CSV.pixelsPerImage).joined(separator: " ") + ",Training\n"
