@@ -59,7 +59,10 @@ public struct FER2013Table: Sendable {
     /// 0-based data row index (header and blank lines excluded, bad rows included) of each
     /// kept row: a stable id of the row within the original file.
     public var dataRows: [Int32]
+    /// The first `FER2013CSV.maxSkippedKept` rows left out; `skippedCount` counts them all.
     public var skipped: [SkippedRow]
+    /// How many data rows were left out under `BadRowPolicy.skip`.
+    public var skippedCount: Int
     public var count: Int { emotions.count }
 
     public init(emotions: [UInt8] = [], usages: [FER2013Usage] = [], pixels: [UInt8] = [],
@@ -70,6 +73,7 @@ public struct FER2013Table: Sendable {
         self.lines = lines
         self.dataRows = dataRows
         self.skipped = skipped
+        self.skippedCount = skipped.count
     }
 
     /// The 2304 pixels of row `index`.
@@ -90,11 +94,22 @@ public struct FER2013Table: Sendable {
 public enum FER2013CSV {
     public static let imageSide = 48
     public static let pixelsPerImage = imageSide * imageSide
+    /// The longest line accepted. A Kaggle row is about 9 KB; a longer line means the file is
+    /// not FER2013 (or a decompression bomb without line breaks), and it is refused before it
+    /// can fill memory.
+    public static let maxLineBytes = 4 << 20
+    /// How many skipped rows are kept with their reason: a file of millions of bad rows must
+    /// not grow memory by a message per row.
+    public static let maxSkippedKept = 1000
+    /// Under `BadRowPolicy.skip`, more bad rows than this stop the read: FER2013 has about
+    /// 36,000 rows, and a file of endless bad rows would otherwise be parsed for minutes.
+    public static let maxSkippedRows = 100_000
 
     /// Reads a plain or `.zst` file, streaming it: memory holds the table and a few 4 MiB
     /// chunks, never the whole text.
-    public static func read(path: String, onBadRow: BadRowPolicy = .fail) throws(FormatError) -> FER2013Table {
-        var parser = FER2013Parser(source: path, onBadRow: onBadRow)
+    public static func read(path: String, onBadRow: BadRowPolicy = .fail,
+                            maxLineBytes: Int = maxLineBytes) throws(FormatError) -> FER2013Table {
+        var parser = FER2013Parser(source: path, onBadRow: onBadRow, maxLineBytes: maxLineBytes)
         // Decompression (about half the time for the .zst file) overlaps with parsing.
         let pipe = ChunkPipe(path: path, chunkSize: 4 << 20)
         defer { pipe.close() }
@@ -106,17 +121,17 @@ public enum FER2013CSV {
 
     /// Parses CSV bytes already in memory. `source` names them in errors.
     public static func parse(_ bytes: UnsafeRawBufferPointer, source: String,
-                             onBadRow: BadRowPolicy) throws(FormatError) -> FER2013Table {
-        var parser = FER2013Parser(source: source, onBadRow: onBadRow, expectedBytes: bytes.count)
+                             onBadRow: BadRowPolicy, maxLineBytes: Int = maxLineBytes) throws(FormatError) -> FER2013Table {
+        var parser = FER2013Parser(source: source, onBadRow: onBadRow, expectedBytes: bytes.count, maxLineBytes: maxLineBytes)
         try parser.consume(bytes)
         return try parser.finish()
     }
 
     /// Parses CSV bytes already in memory. `source` names them in errors.
     public static func parse(_ bytes: [UInt8], source: String,
-                             onBadRow: BadRowPolicy = .fail) throws(FormatError) -> FER2013Table {
+                             onBadRow: BadRowPolicy = .fail, maxLineBytes: Int = maxLineBytes) throws(FormatError) -> FER2013Table {
         try withBytes(bytes) { (buffer) throws(FormatError) in
-            try parse(buffer, source: source, onBadRow: onBadRow)
+            try parse(buffer, source: source, onBadRow: onBadRow, maxLineBytes: maxLineBytes)
         }
     }
 }
@@ -125,6 +140,7 @@ public enum FER2013CSV {
 package struct FER2013Parser {
     private let source: String
     private let onBadRow: BadRowPolicy
+    private let maxLineBytes: Int
     private var table = FER2013Table()
     /// The start of a line whose end is in a later chunk.
     private var carry: [UInt8] = []
@@ -141,9 +157,11 @@ package struct FER2013Parser {
     /// An average Kaggle row is ~6.9 KB of text; used only to reserve capacity.
     private static let typicalRowBytes = 6_000
 
-    package init(source: String, onBadRow: BadRowPolicy, expectedBytes: Int = 0) {
+    package init(source: String, onBadRow: BadRowPolicy, expectedBytes: Int = 0,
+                 maxLineBytes: Int = FER2013CSV.maxLineBytes) {
         self.source = source
         self.onBadRow = onBadRow
+        self.maxLineBytes = max(maxLineBytes, 1)
         let rows = expectedBytes / Self.typicalRowBytes
         if rows > 0 {
             table.emotions.reserveCapacity(rows)
@@ -160,9 +178,11 @@ package struct FER2013Parser {
         var start = base
         if !carry.isEmpty {
             guard let newline = findNewline(start, end) else {
+                try checkLineLength(carry.count + (end - start))
                 carry.append(contentsOf: UnsafeBufferPointer(start: start, count: end - start))
                 return
             }
+            try checkLineLength(carry.count + (newline - start))
             carry.append(contentsOf: UnsafeBufferPointer(start: start, count: newline - start))
             // Swapped out rather than copied, and swapped back to keep its capacity.
             var line: [UInt8] = []
@@ -177,9 +197,11 @@ package struct FER2013Parser {
         }
         while start < end {
             guard let newline = findNewline(start, end) else {
+                try checkLineLength(end - start)
                 carry.append(contentsOf: UnsafeBufferPointer(start: start, count: end - start))
                 return
             }
+            try checkLineLength(newline - start)
             try handleLine(start, newline)
             start = newline + 1
         }
@@ -200,6 +222,15 @@ package struct FER2013Parser {
         return table
     }
 
+    /// Refuses a line (counted so far) longer than the limit, whatever the bad-row policy:
+    /// skipping it would still mean reading an unbounded line.
+    private func checkLineLength(_ length: Int) throws(FormatError) {
+        guard length > maxLineBytes else { return }
+        let what = sawHeader ? "line" : "header line"
+        throw FormatError(file: source, line: lineNumber + 1, message:
+            "\(what) is longer than \(maxLineBytes) bytes (a FER2013 row is about 9 KB): not a FER2013 CSV file, or its line breaks are missing")
+    }
+
     @inline(__always)
     private func findNewline(_ from: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> UnsafePointer<UInt8>? {
         guard let hit = memchr(from, 0x0A, end - from) else { return nil }
@@ -207,6 +238,10 @@ package struct FER2013Parser {
     }
 
     private mutating func handleLine(_ start: UnsafePointer<UInt8>, _ rawEnd: UnsafePointer<UInt8>) throws(FormatError) {
+        // Line and row numbers are stored as Int32.
+        guard lineNumber < Int(Int32.max) else {
+            throw FormatError(file: source, line: lineNumber, message: "has more than \(Int32.max) lines; FER2013 has about 36,000")
+        }
         lineNumber += 1
         var end = rawEnd
         if end > start && end[-1] == 0x0D { end -= 1 }
@@ -219,12 +254,20 @@ package struct FER2013Parser {
         dataRow += 1
         switch parseRow(start, end) {
         case nil:
-            table.lines.append(Int32(truncatingIfNeeded: lineNumber))
-            table.dataRows.append(Int32(truncatingIfNeeded: row))
+            table.lines.append(Int32(lineNumber))
+            table.dataRows.append(Int32(row))
         case let reason?:
             switch onBadRow {
             case .fail: throw FormatError(file: source, line: lineNumber, message: reason)
-            case .skip: table.skipped.append(SkippedRow(line: lineNumber, reason: reason))
+            case .skip:
+                guard table.skippedCount < FER2013CSV.maxSkippedRows else {
+                    throw FormatError(file: source, line: lineNumber, message:
+                        "more than \(FER2013CSV.maxSkippedRows) bad rows (on_bad_row = skip): this is not a FER2013 CSV file; the first was line \(table.skipped.first?.line ?? lineNumber): \(table.skipped.first?.reason ?? reason)")
+                }
+                table.skippedCount += 1
+                if table.skipped.count < FER2013CSV.maxSkippedKept {
+                    table.skipped.append(SkippedRow(line: lineNumber, reason: reason))
+                }
             }
         }
     }
@@ -291,7 +334,8 @@ package struct FER2013Parser {
         let emotionText = trimmed(emotionRange.0, emotionRange.1)
         var emotion = 0
         var valid = !emotionText.isEmpty && emotionText.count <= 3
-        for byte in emotionText {
+        // Only up to 3 digits are summed: a long digit run would overflow `emotion`.
+        for byte in emotionText where valid {
             guard byte >= 0x30 && byte <= 0x39 else { valid = false; break }
             emotion = emotion * 10 + Int(byte - 0x30)
         }

@@ -379,10 +379,8 @@ public struct ContentDigest: Hashable, Sendable, Codable, Comparable, CustomStri
 
     /// The SHA-256 of a file's bytes, read in 1 MiB chunks (never whole into memory).
     public static func ofFile(atPath path: String) throws(FormatError) -> ContentDigest {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw FormatError(file: path, message: "cannot open file to hash it: \(systemErrorText())")
-        }
+        // Shared opener: refuses devices and FIFOs, which would never end or block.
+        let fd = try openForReading(path)
         defer { close(fd) }
         var hasher = SHA256()
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)

@@ -91,11 +91,13 @@ extension TableCSV {
 
     /// Reads RFC 4180 CSV with a header: quoted fields may hold commas, doubled quotes and
     /// line breaks; lines end in `\n` or `\r\n`; fields are trimmed of surrounding spaces.
-    public static func decode(_ bytes: [UInt8], source: String) throws(FormatError) -> Records {
+    /// A record longer than `maxRecordBytes` is refused (a feature row is well under 1 KB).
+    public static func decode(_ bytes: [UInt8], source: String,
+                              maxRecordBytes: Int = FER2013CSV.maxLineBytes) throws(FormatError) -> Records {
         let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), newline = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
         var records: [(line: Int, fields: [String])] = []
         var fields: [String] = [], field: [UInt8] = []
-        var quoted = false, line = 1, recordLine = 1, i = 0
+        var quoted = false, line = 1, recordLine = 1, i = 0, recordStart = 0
         func endField() {
             fields.append(String(decoding: field, as: UTF8.self).trimmingCharacters(in: .whitespaces))
             field = []
@@ -107,6 +109,10 @@ extension TableCSV {
         while i < bytes.count {
             let b = bytes[i]
             i += 1
+            if i - recordStart > maxRecordBytes {
+                throw FormatError(file: source, line: recordLine, message:
+                    "a record is longer than \(maxRecordBytes) bytes: not a feature CSV, or a quote or line break is missing")
+            }
             if quoted {
                 if b == quote {
                     if i < bytes.count && bytes[i] == quote { field.append(quote); i += 1 } else { quoted = false }
@@ -123,6 +129,7 @@ extension TableCSV {
                 endRecord()
                 line += 1
                 recordLine = line
+                recordStart = i
             } else if !(b == cr && i < bytes.count && bytes[i] == newline) {
                 field.append(b)
             }

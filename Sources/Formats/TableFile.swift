@@ -284,8 +284,9 @@ public enum TableFile {
             }
         case .strings, .blobs:
             guard column.width == 1 else { throw corrupt("has invalid width \(column.width) for kind \(kind)") }
-            let offsetBytes = (rowCount + 1) * 8
-            guard rawLength >= offsetBytes else {
+            // rowCount is at most Int.max / 8, so (rowCount + 1) * 8 can still overflow.
+            let (offsetBytes, overflow) = (rowCount + 1).multipliedReportingOverflow(by: 8)
+            guard !overflow, rawLength >= offsetBytes else {
                 throw corrupt("holds \(rawLength) bytes, too few for \(rowCount + 1) offsets")
             }
             let raw = try decompress(UInt8.self, rawLength, block, column, source)

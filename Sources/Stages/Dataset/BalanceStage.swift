@@ -20,6 +20,10 @@ public struct BalanceStage: Stage {
     ]
 
     public enum ShortPolicy: String, Sendable { case keep, oversample }
+    /// The most bytes the balanced table may take in memory (estimated from the input's row
+    /// size), checked before any row is repeated: `per_class` up to 10^8 with `oversample`
+    /// could otherwise ask for tens of gigabytes.
+    public static let memoryBudget = 1 << 30
     public let perClass: Int
     public let seed: UInt64
     public let whenShort: ShortPolicy
@@ -37,6 +41,8 @@ public struct BalanceStage: Stage {
         let classes = input.names(MetadataKey.classes)
         let classCount = max(classes.count, Int(labels.max() ?? -1) + 1)
         let augmentSource = input.column(ColumnName.augmentSource) != nil ? try input.strings(ColumnName.augmentSource) : nil
+
+        try checkMemoryBudget(input, labels: labels, split: split, classCount: classCount, stage: context.stage)
 
         // multiplicity[row] = how many times the row appears in the output.
         var multiplicity = [Int](repeating: 0, count: input.rowCount)
@@ -99,5 +105,43 @@ public struct BalanceStage: Stage {
             ("rows", countsBySplitAndClass(splits: outSplit, labels: outLabels, classes: classes)),
         ])
         return StageResult(artifacts: [tableArtifact: table.encoded()], forwarded: context.forwardedImages, rowsIn: input.rowCount, rowsOut: table.rowCount, stats: stats)
+    }
+
+    /// Refuses a balanced table that would exceed `budget` bytes, before allocating it.
+    func checkMemoryBudget(_ input: Table, labels: [Int32], split: [Int32], classCount: Int,
+                           stage: String, budget: Int = memoryBudget) throws(PipelineError) {
+        var perClassAvailable = [Int](repeating: 0, count: classCount)
+        var rows = 0
+        for i in 0..<input.rowCount {
+            if split[i] != Split.train.rawValue { rows += 1 }
+            else if labels[i] >= 0 && Int(labels[i]) < classCount { perClassAvailable[Int(labels[i])] += 1 }
+        }
+        for available in perClassAvailable {
+            rows += available >= perClass || whenShort == .oversample ? perClass : available
+        }
+        let rowBytes = Self.estimatedRowBytes(input)
+        let (bytes, overflow) = rows.multipliedReportingOverflow(by: rowBytes)
+        guard overflow || bytes > budget else { return }
+        let megabytes = overflow ? "more than \(Int.max >> 20)" : "\(bytes >> 20)"
+        throw PipelineError.stageFailed(stage: stage, message:
+            "per_class = \(perClass) with when_short = \"\(whenShort.rawValue)\" would make \(rows) rows of about \(rowBytes) bytes (\(megabytes) MiB), over the \(budget >> 20) MiB memory budget; lower per_class or use when_short = \"keep\"")
+    }
+
+    /// Bytes one row takes in memory, averaged over the input (at least 1), plus the index
+    /// arrays the gather builds per output row.
+    static func estimatedRowBytes(_ table: Table) -> Int {
+        let rows = max(table.rowCount, 1)
+        var bytes = 8 + 4 + 8
+        for column in table.columns {
+            switch column.data {
+            case .float32(_, let width): bytes += 4 * width
+            case .int32: bytes += 4
+            case .int64: bytes += 8
+            case .uint8(_, let width): bytes += width
+            case .strings(let values): bytes += 16 + values.reduce(0) { $0 + $1.utf8.count } / rows
+            case .blobs(_, let payload): bytes += 8 + payload.count / rows
+            }
+        }
+        return bytes
     }
 }

@@ -33,6 +33,10 @@ public struct IngestStage: Stage {
     }
 
     public static let usageFolders = ["Training", "PublicTest", "PrivateTest"]
+    /// Folder images larger than this on either side are reduced to it as they are read, so
+    /// memory holds one full-size image at a time. The face models look at 128 and 256 pixel
+    /// crops; 1024 keeps a face that fills a quarter of the frame at full model resolution.
+    public static let maxImageSide = 1024
 
     public func run(_ context: StageContext) throws -> StageResult {
         var isDirectory: ObjCBool = false
@@ -55,7 +59,8 @@ public struct IngestStage: Stage {
                 channels: .init(repeating: 1, count: csv.count),
                 offsets: (0...csv.count).map { Int64($0 * side * side) },
                 pixels: csv.pixels,
-                skipped: csv.skipped.map { "line \($0.line): \($0.reason)" })
+                skipped: csv.skipped.map { "line \($0.line): \($0.reason)" },
+                skippedCount: csv.skippedCount)
         }
         let hashes = imageHashes(images, jobs: context.jobs)
         let n = images.emotions.count
@@ -71,7 +76,7 @@ public struct IngestStage: Stage {
             Column(name: ColumnName.imageHash, data: .uint8(values: hashes, width: 32)),
         ], metadata: [MetadataKey.source: URL(fileURLWithPath: source).lastPathComponent])
         if !images.skipped.isEmpty {
-            context.warn("skipped \(images.skipped.count) bad row(s); first: \(images.skipped[0])")
+            context.warn("skipped \(images.skippedCount) bad row(s); first: \(images.skipped[0])")
         }
         var perUsage: [(String, JSONValue)] = []
         for (u, name) in Self.usageFolders.enumerated() {
@@ -81,12 +86,12 @@ public struct IngestStage: Stage {
         }
         let stats = JSONValue.object([
             ("rows", .int(n)),
-            ("skipped", .int(images.skipped.count)),
+            ("skipped", .int(images.skippedCount)),
             ("skipped_examples", .array(images.skipped.prefix(10).map { .string($0) })),
             ("by_usage", .object(perUsage)),
         ])
         let imageSet = ImageSet(offsets: images.offsets, bytes: images.pixels)
-        return StageResult(artifacts: [tableArtifact: table.encoded(), imagesArtifact: try imageSet.encoded()], rowsIn: n + images.skipped.count, rowsOut: n, stats: stats)
+        return StageResult(artifacts: [tableArtifact: table.encoded(), imagesArtifact: try imageSet.encoded()], rowsIn: n + images.skippedCount, rowsOut: n, stats: stats)
     }
 
     struct IngestedImages {
@@ -100,6 +105,8 @@ public struct IngestStage: Stage {
         var offsets: [Int64] = [0]
         var pixels: [UInt8] = []
         var skipped: [String] = []
+        /// All skipped rows; `skipped` keeps only the first ones (see `FER2013CSV.maxSkippedKept`).
+        var skippedCount = 0
     }
 
     private func imageHashes(_ images: IngestedImages, jobs: Int) -> [UInt8] {
@@ -153,9 +160,13 @@ public struct IngestStage: Stage {
             let full = source + "/" + f.path
             let image: PixelImage
             do {
-                image = try PNGCodec.decode(try readFileBytes(atPath: full), source: full)
+                image = try PNGCodec.decodeFile(atPath: full, maxSide: Self.maxImageSide)
             } catch {
-                if onBadRow == .skip { out.skipped.append("\(f.path): \(error.message)"); continue }
+                if onBadRow == .skip {
+                    out.skipped.append("\(f.path): \(error.message)")
+                    out.skippedCount += 1
+                    continue
+                }
                 throw PipelineError.stageFailed(stage: context.stage, message: "\(error)")
             }
             out.itemIDs.append(f.path)
