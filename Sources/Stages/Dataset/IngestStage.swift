@@ -57,6 +57,10 @@ public struct IngestStage: Stage {
                 pixels: csv.pixels,
                 skipped: csv.skipped.map { "line \($0.line): \($0.reason)" })
         }
+        guard !images.emotions.isEmpty else {
+            let why = images.skipped.isEmpty ? "it has no data rows (only a header?)" : "all \(images.skipped.count) of its rows are bad and were skipped; first: \(images.skipped[0])"
+            throw PipelineError.stageFailed(stage: context.stage, message: "the source \(source) yields no images: \(why). Point ingest.source at FER2013 data")
+        }
         let hashes = imageHashes(images, jobs: context.jobs)
         let n = images.emotions.count
         let table = try Table(rowCount: n, columns: [

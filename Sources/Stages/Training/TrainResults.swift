@@ -13,11 +13,12 @@ public enum TrainResults {
     }
 
     /// One artifact of a version's train stage (`TrainStage.Artifact`).
-    public static func artifact(_ name: String, of version: DatasetVersion, layout: CacheLayout) throws(VersionError) -> [UInt8] {
+    /// A version that names no such artifact is `VersionError.missingArtifact`; a named one
+    /// whose object is gone or damaged is a damaged cache (`PipelineError.cacheCorrupt`).
+    public static func artifact(_ name: String, of version: DatasetVersion, layout: CacheLayout) throws -> [UInt8] {
         let e = try entry(version)
-        let missing = VersionError.missingArtifact(version: version.shortID, stage: e.name, artifact: name)
-        guard let id = e.artifacts[name], FileManager.default.fileExists(atPath: layout.objects) else { throw missing }
-        do { return try ArtifactStore(layout: layout).read(id) } catch { throw missing }
+        guard let id = e.artifacts[name] else { throw VersionError.missingArtifact(version: version.shortID, stage: e.name, artifact: name) }
+        return try ArtifactStore(layout: layout).read(id)
     }
 
     /// `{"test", "val", "epochs", "seconds"}`: the metrics artifact plus the training time
