@@ -9,7 +9,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 trials=${1:-20}; seed=${2:-1}
-bin=.build/release/blendset
+bin=${BLENDSET:-.build/release/blendset}  # or BLENDSET=path/to/blendset
 [ -x "$bin" ] || { echo "build first: swift build -c release" >&2; exit 1; }
 fixture=$(cd ../shared/fixtures && pwd)/fer2013-mini.csv
 args=(--pipeline pipeline.json --set "ingest.source=$fixture" --set augment.per_class_target=0

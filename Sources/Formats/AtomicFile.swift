@@ -46,7 +46,8 @@ public enum AtomicFile {
         let (directory, name) = splitPath(path)
         try createDirectories(directory, for: path)
         // Shortened so the temporary name stays within NAME_MAX (255 bytes) for long names.
-        let temporary = directory + "/.tmp-" + String(name.prefix(64)) + "-" + randomSuffix()
+        // The writer's pid in the name lets `removeStaleTemporaries` spare live writers.
+        let temporary = directory + "/.tmp-" + String(name.prefix(64)) + "-" + String(getpid()) + "-" + randomSuffix()
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw FormatError(file: path, message: "cannot create temporary file '\(temporary)' to write it: \(systemErrorText())", kind: .writeFailed)
@@ -76,7 +77,9 @@ public enum AtomicFile {
     }
 
     /// Removes `.tmp-` files left in `directory` by writers that were killed mid-write.
-    /// Only call this when no other process is writing into that directory.
+    /// A temporary of another process that is still running is kept: a build holding the
+    /// cache lock must not delete the file that a command writing outside the lock (the
+    /// manifest after a build, `blendset manifest`) is about to rename into place.
     public static func removeStaleTemporaries(in directory: String) {
         guard let dir = opendir(directory) else { return }
         defer { closedir(dir) }
@@ -84,8 +87,15 @@ public enum AtomicFile {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
             }
-            if name.hasPrefix(".tmp-") { unlink(directory + "/" + name) }
+            if name.hasPrefix(".tmp-") && !isLiveWriter(temporaryName: name) { unlink(directory + "/" + name) }
         }
+    }
+
+    /// Whether `.tmp-<name>-<pid>-<random>` belongs to another process that is alive.
+    static func isLiveWriter(temporaryName name: String) -> Bool {
+        let parts = name.split(separator: "-")
+        guard parts.count >= 4, let pid = Int32(parts[parts.count - 2]), pid > 0, pid != getpid() else { return false }
+        return kill(pid, 0) == 0 || errno == EPERM
     }
 
     private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(FormatError) {

@@ -32,8 +32,8 @@ func mainHelp() -> String {
           help [COMMAND]  show help for a command; 'blendset help stages' lists stage kinds and parameters
 
         Run from the project folder: the default pipeline is ./\(DatasetBuild.defaultPipelineFile) and results go to ./\(DatasetBuild.defaultCacheFolder).
-        Exit codes: 0 ok, 64 usage, 65 bad input data, 66 missing input, 70 damaged cache (also a missing
-        object), 73 output path not a regular file, 74 I/O error, 75 cache locked (--no-wait), 78 bad pipeline or parameter.
+        Exit codes: 0 ok, 64 usage, 65 bad input data, 66 missing input, 70 damaged cache (a bad or missing
+        object), 73 output exists and is not a regular file, 74 I/O error, 75 cache locked, 78 bad pipeline or parameter.
         """
 }
 
@@ -110,8 +110,9 @@ func failure(_ error: any Error, command: String) -> (message: String, code: Int
     case let e as UsageError: return usage(e.message, e.command)
     case let e as TuneError: return usage(e.description)
     case let e as VersionError:
-        // A bad reference or tag is bad usage; no versions or a removed artifact is missing
-        // input; a version without what the command needs is bad data.
+        // A bad reference or tag is bad usage; no versions, or a version that names no such
+        // artifact, is missing input (a deleted object is a damaged cache, 70); a version
+        // without what the command needs is bad data.
         switch e {
         case .unknownVersion, .ambiguousVersion, .notThatManyVersions, .invalidTagName, .tagExists, .noSuchTag, .unknownStage:
             return usage(e.description)

@@ -118,3 +118,28 @@ struct FER2013ErrorTextTests {
         #expect((failure(plain + "\n")?.description.utf8.count ?? .max) < 400)
     }
 }
+
+/// A build clearing stale temporaries under the lock must spare those of live writers outside
+/// it: before, three concurrent builds on one cache could make one exit 74 ("cannot move the
+/// new content into place") when another removed its manifest's temporary file.
+@Suite("Stale temporaries: only dead writers' files are removed")
+struct StaleTemporaryTests {
+    @Test("a live process's temporary stays; a dead one's, our own and an old-style one go")
+    func liveWritersSpared() throws {
+        let dir = try TemporaryDirectory()
+        let live = ".tmp-x.manifest.json-1-ab12", dead = ".tmp-x.json-2147483646-cd34"
+        let own = ".tmp-x.json-\(getpid())-ef56", old = ".tmp-x-9f8e"
+        for name in [live, dead, own, old] { try AtomicFile.write([1], to: dir.path + "/" + name) }
+        AtomicFile.removeStaleTemporaries(in: dir.path)
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(left == [live], "\(left)")
+    }
+
+    @Test("temporary names carry the writer's pid")
+    func pidInName() throws {
+        let dir = try TemporaryDirectory()
+        #expect(throws: FormatError.self) { try AtomicFile.write([1, 2, 3], to: dir.path + "/f.bin", faultAfterBytes: 1) }
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(names.count == 1 && names[0].hasPrefix(".tmp-f.bin-\(getpid())-"), "\(names)")
+    }
+}

@@ -25,7 +25,7 @@ struct PlanValidationTests {
         let json = "{ \"version\": 1, \"stages\": [\n  { \"name\": \"\(name)\", \"kind\": \"text\" } ] }"
         let error = try #require(invalid(json))
         guard case .invalidPipeline(let loc, _) = error else { Issue.record("got \(error)"); return }
-        #expect(loc.line == 2 && loc.column == 13, "\(loc)")
+        #expect(loc.line == 2 && loc.column == 5, "\(loc)")  // the "name" key
         #expect(error.description.contains(expected), "\(error.description)")
         #expect(!error.description.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
         #expect(error.description.utf8.count < 400)
@@ -69,7 +69,7 @@ struct PlanValidationTests {
         let error = try #require(invalid(json, overrides: viaSet ? ["f.path="] : []))
         guard case .invalidParameter(let loc, "f", "path", let message) = error else { Issue.record("got \(error)"); return }
         #expect(message.contains("is empty"))
-        #expect(viaSet ? loc.file == "--set f.path=" : (loc.line == 2 && loc.column == 53), "\(loc)")
+        #expect(viaSet ? loc.file == "--set f.path=" : (loc.line == 2 && loc.column == 45), "\(loc)")
     }
 
     @Test("error messages quote long input shortened and escaped")
