@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Basics
 
 /// The `Usage` column of FER2013: which of the original splits a row belongs to.
 public enum FER2013Usage: UInt8, Sendable, CaseIterable {
@@ -290,7 +291,7 @@ package struct FER2013Parser {
         func index(of wanted: String) -> Int? {
             names.firstIndex { $0.lowercased() == wanted.lowercased() }
         }
-        let found = names.map { "'\($0)'" }.joined(separator: ", ")
+        let found = MessageText.field(names.map { "'\($0)'" }.joined(separator: ", "))
         let emotion = index(of: "emotion"), pixels = index(of: "pixels"), usage = index(of: "Usage")
         if emotion == nil && pixels == nil && usage == nil {
             throw FormatError(file: source, line: lineNumber, message:
@@ -410,6 +411,9 @@ package struct FER2013Parser {
             if token.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
                 return "\(position) is out of range: expected an integer 0...255, found '\(token)'"
             }
+            if token.hasPrefix("-"), token.utf8.dropFirst().allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), token.utf8.count > 1 {
+                return "\(position) is negative: expected an integer 0...255, found '\(token)'"
+            }
             return "\(position) is not a number: expected an integer 0...255, found '\(abbreviated(token))'"
         }
         if outcome.count != wanted {
@@ -431,7 +435,7 @@ package struct FER2013Parser {
     }
 
     private func abbreviated(_ text: String) -> String {
-        text.count > 40 ? String(text.prefix(40)) + "…" : text
+        MessageText.field(text, limit: 40)
     }
 
     private func unquote(_ text: Substring) -> String {

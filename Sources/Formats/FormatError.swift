@@ -1,3 +1,5 @@
+import Basics
+
 /// The one error type of the Formats module: which file, where in it (when a line makes
 /// sense), and a message a user can act on ("expected 2304 pixel values, found 2303").
 public struct FormatError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -7,17 +9,31 @@ public struct FormatError: Error, Sendable, Equatable, CustomStringConvertible {
     public var line: Int?
     /// What was expected and what was found.
     public var message: String
+    /// What kind of failure: bad input bytes, or an output that could not be written.
+    public var kind: Kind
 
-    public init(file: String, line: Int? = nil, message: String) {
+    public enum Kind: Sendable, Equatable {
+        /// The bytes read are not what the format needs (EX_DATAERR).
+        case badData
+        /// An output path that must not be replaced: a FIFO, a device, a symlink, a folder
+        /// (EX_CANTCREAT).
+        case cannotCreate
+        /// Writing failed: disk full, no permission, an I/O error (EX_IOERR).
+        case writeFailed
+    }
+
+    public init(file: String, line: Int? = nil, message: String, kind: Kind = .badData) {
         self.file = file
         self.line = line
         self.message = message
+        self.kind = kind
     }
 
-    /// `path/to/file.csv:17: expected 2304 pixel values, found 2303`
+    /// `path/to/file.csv:17: expected 2304 pixel values, found 2303`, with control characters
+    /// escaped and over-long lines shortened (messages quote input bytes).
     public var description: String {
-        if let line { return "\(file):\(line): \(message)" }
-        return "\(file): \(message)"
+        let text = line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)"
+        return MessageText.sanitized(text)
     }
 }
 

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// A `--set STAGE.PARAM=VALUE` override from the command line.
@@ -11,7 +12,7 @@ public struct ParameterOverride: Sendable, Equatable {
     /// taken as a bare string, so `--set ingest.source=data/x.csv` works unquoted.
     public init(parsing text: String) throws(PipelineError) {
         self.text = text
-        let loc = SourceLocation(file: "--set \(text)", line: 0, column: 0)
+        let loc = SourceLocation(file: "--set \(MessageText.field(text))", line: 0, column: 0)
         guard let eq = text.firstIndex(of: "=") else {
             throw .invalidPipeline(loc, "expected STAGE.PARAM=VALUE, e.g. balance.per_class=5000")
         }
@@ -61,7 +62,7 @@ public struct BuildPlan: Sendable {
     public static func load(file: String, registry: StageRegistry, overrides: [ParameterOverride] = [],
                             workingDirectory: String = FileManager.default.currentDirectoryPath) throws(PipelineError) -> BuildPlan {
         guard FileManager.default.fileExists(atPath: file) else {
-            throw .io("the pipeline file \(file) does not exist; pass --pipeline FILE, or run from the project folder that holds pipeline.json")
+            throw .missingPipelineFile(path: file)
         }
         guard let data = FileManager.default.contents(atPath: file) else {
             throw .io("cannot read the pipeline file \(file)")
@@ -109,9 +110,8 @@ public struct BuildPlan: Sendable {
             for f in fields {
                 switch f.key {
                 case "name":
-                    guard let s = f.value.stringValue, !s.isEmpty, !s.contains("."), !s.contains("/") else {
-                        throw .invalidPipeline(loc(f.value), "a stage name must be a non-empty string without '.' or '/'")
-                    }
+                    guard let s = f.value.stringValue else { throw .invalidPipeline(loc(f.value), "a stage name must be a string") }
+                    if let problem = stageNameProblem(s) { throw .invalidPipeline(loc(f.value), problem) }
                     name = s
                 case "kind":
                     guard let s = f.value.stringValue else { throw .invalidPipeline(loc(f.value), "\"kind\" must be a string") }
@@ -130,6 +130,8 @@ public struct BuildPlan: Sendable {
                 }
             }
             guard let name = name ?? kind else { throw .invalidPipeline(loc(node), "stage \(index + 1) needs a \"name\" or a \"kind\"") }
+            // A stage named by its kind alone: the kind is then its name and must pass as one.
+            if let problem = stageNameProblem(name) { throw .invalidPipeline(loc(node["kind"] ?? node), problem) }
             if raw.contains(where: { $0.name == name }) { throw .invalidPipeline(loc(node), "two stages are named '\(name)'; names must be unique") }
             let resolvedInputs = inputs ?? (raw.last.map { [$0.name] } ?? [])
             raw.append(RawStage(name: name, kind: kind ?? name, inputs: resolvedInputs, inputLocs: inputLocs, params: params, node: node))
@@ -138,7 +140,11 @@ public struct BuildPlan: Sendable {
         // Overrides must name existing stages and parameters.
         var overridesByStage: [String: [ParameterOverride]] = [:]
         for o in overrides {
-            guard raw.contains(where: { $0.name == o.stage }) else { throw .unknownStage(o.stage, known: raw.map(\.name)) }
+            // A bad parameter like any other (EX_CONFIG), not a bad command line.
+            guard raw.contains(where: { $0.name == o.stage }) else {
+                throw .invalidPipeline(SourceLocation(file: "--set \(MessageText.field(o.text))", line: 0, column: 0),
+                                       "no stage named '\(MessageText.field(o.stage))' in the pipeline; stages: \(raw.map(\.name).joined(separator: ", "))")
+            }
             overridesByStage[o.stage, default: []].append(o)
         }
 
@@ -166,13 +172,17 @@ public struct BuildPlan: Sendable {
                 if spec.role != .value { resolvePath(p.key, p.value, base: baseDirectory) }
             }
             for o in overridesByStage[r.name] ?? [] {
-                let l = SourceLocation(file: "--set \(o.text)", line: 0, column: 0)
+                let l = SourceLocation(file: "--set \(MessageText.field(o.text))", line: 0, column: 0)
                 guard let spec = specs.first(where: { $0.name == o.parameter }) else {
                     throw type.unknownParameterError(o.parameter, stage: r.name, at: l)
                 }
                 values[o.parameter] = o.value
                 locations[o.parameter] = l
                 if spec.role != .value { resolvePath(o.parameter, o.value, base: workingDirectory) }
+            }
+            // An empty path would resolve to the base folder itself, and a stage would scan it.
+            for s in specs where s.role != .value && values[s.name]?.stringValue == "" {
+                throw .invalidParameter(locations[s.name] ?? loc(r.node), stage: r.name, parameter: s.name, message: "is empty; expected a file or folder path")
             }
             guard type.inputCount.contains(r.inputs.count) else {
                 let want = type.inputCount.lowerBound == type.inputCount.upperBound ? "\(type.inputCount.lowerBound)" : "\(type.inputCount.lowerBound) to \(type.inputCount.upperBound)"
@@ -187,6 +197,24 @@ public struct BuildPlan: Sendable {
                                         inputs: r.inputs, parameters: parameters, location: loc(r.node)))
         }
         return BuildPlan(file: file, version: version, stages: try topologicalOrder(planned))
+    }
+
+    /// The longest stage name accepted (it names files and appears in every message).
+    public static let stageNameLimit = 100
+
+    /// Why `name` cannot name a stage, or nil when it can.
+    static func stageNameProblem(_ name: String) -> String? {
+        if name.isEmpty { return "a stage name must not be empty" }
+        if name.count > stageNameLimit {
+            return "a stage name must be at most \(stageNameLimit) characters; found \(name.count): '\(MessageText.field(name))'"
+        }
+        if let bad = name.unicodeScalars.first(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }) {
+            return "a stage name must not contain control characters; found \(MessageText.escape(String(bad))) in '\(MessageText.field(name))'"
+        }
+        if name.contains(".") || name.contains("/") || name.contains("\\") {
+            return "a stage name must not contain '.', '/' or '\\' (it names --set targets and files); found '\(MessageText.field(name))'"
+        }
+        return nil
     }
 
     /// Kahn's algorithm, taking ready stages in file order; a leftover means a cycle,

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// A JSON value that remembers where it came from, so configuration errors can point at
@@ -240,10 +241,10 @@ public struct JSONParser {
                 let keyLine = line, keyColumn = column
                 let key = try parseString()
                 if members.contains(where: { $0.key == key }) {
-                    throw JSONSyntaxError(line: keyLine, column: keyColumn, message: "duplicate key \"\(key)\"")
+                    throw JSONSyntaxError(line: keyLine, column: keyColumn, message: "duplicate key \"\(MessageText.field(key))\"")
                 }
                 skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after key \"\(key)\"") }
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after key \"\(MessageText.field(key))\"") }
                 index += 1
                 var value = try parseValue(depth: depth + 1)
                 // Point errors about a member at its key, which is what a reader looks for.
@@ -319,7 +320,7 @@ public struct JSONParser {
             guard digits(&self) > 0 else { throw error("invalid number: digits expected in the exponent") }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        guard let d = Double(text), d.isFinite else { throw error("number out of range: \(text)") }
+        guard let d = Double(text), d.isFinite else { throw error("number out of range: \(MessageText.field(text))") }
         return d
     }
 

@@ -1,3 +1,4 @@
+import Basics
 import Formats
 
 /// Where in a configuration file something was found.
@@ -30,6 +31,8 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
     case cycle([String])
     /// A --set or command-line reference to a stage that the pipeline does not have.
     case unknownStage(String, known: [String])
+    /// The pipeline file itself is not there (EX_NOINPUT, like any missing input).
+    case missingPipelineFile(path: String)
     /// An input file or folder that a stage needs is not there.
     case missingInput(stage: String, parameter: String, path: String, hint: String)
     /// Another build holds the cache lock and --no-wait was given.
@@ -42,23 +45,29 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
     /// A file could not be read or written.
     case io(String)
 
-    public var description: String {
+    /// The message, with input bytes escaped and over-long lines shortened.
+    public var description: String { MessageText.sanitized(text) }
+
+    private var text: String {
+        func q(_ field: String) -> String { MessageText.field(field) }
         switch self {
         case let .invalidPipeline(loc, message):
             return "\(loc): \(message)"
         case let .unknownStageKind(loc, kind, stage, known):
-            return "\(loc): unknown stage kind '\(kind)' in stage '\(stage)'; known kinds: \(known.joined(separator: ", "))"
+            return "\(loc): unknown stage kind '\(q(kind))' in stage '\(q(stage))'; known kinds: \(known.joined(separator: ", "))"
         case let .unknownParameter(loc, stage, parameter, known):
             let hint = known.isEmpty ? "it takes no parameters" : "its parameters are: \(known.joined(separator: ", "))"
-            return "\(loc): stage '\(stage)' has no parameter '\(parameter)'; \(hint)"
+            return "\(loc): stage '\(q(stage))' has no parameter '\(q(parameter))'; \(hint)"
         case let .invalidParameter(loc, stage, parameter, message):
             return "\(loc): \(stage).\(parameter): \(message)"
         case let .unknownInput(loc, stage, input):
-            return "\(loc): stage '\(stage)' takes input from '\(input)', but no stage has that name"
+            return "\(loc): stage '\(q(stage))' takes input from '\(q(input))', but no stage has that name"
         case let .cycle(names):
             return "the stages form a cycle: \((names + [names.first ?? ""]).joined(separator: " → "))"
         case let .unknownStage(name, known):
-            return "no stage named '\(name)' in the pipeline; stages: \(known.joined(separator: ", "))"
+            return "no stage named '\(q(name))' in the pipeline; stages: \(known.joined(separator: ", "))"
+        case let .missingPipelineFile(path):
+            return "the pipeline file \(path) does not exist; pass --pipeline FILE, or run from the project folder that holds pipeline.json"
         case let .missingInput(stage, parameter, path, hint):
             return "stage '\(stage)': \(parameter) '\(path)' does not exist. \(hint)"
         case let .cacheLocked(cache, holder):

@@ -25,7 +25,7 @@ let exportCommand = CommandSpec(
           png  --out DIR --stage STAGE: the images of an image-carrying stage (e.g. augment) as PNG
                files <row>-<class>-<item>.png, plus index.csv (with each row's augmentation recipe);
                --rows N limits them (default 100), --augmented keeps only augmented rows.
-        Files are written atomically.
+        Files are written atomically; an output that exists as a symlink, FIFO or device is refused (exit 73).
         """,
     options: [.pipeline, .cache, .format, .exportOut, .stage, .exportRows, .augmented],
     positionals: 0...1,

@@ -25,6 +25,7 @@ let extractCommand = CommandSpec(
     run: { args in
         let input = try args.required(.extractInput, "--input FILE is required")
         let out = try args.required(.extractOut, "--out FILE is required")
+        try OutputPath.check(out)  // before the long extraction, not after it
         let modelPath = args[.extractModel] ?? "../shared/models/face_landmarker.task"
         let jobs = try args.int(.jobs, in: 1...256) ?? ProcessInfo.processInfo.activeProcessorCount
         var range: ClosedRange<Int>?

@@ -37,7 +37,6 @@ let metricsCommand = CommandSpec(
             let files = [(TrainStage.Artifact.model, "model.blsmodel"), (TrainStage.Artifact.history, "history.csv"),
                          (TrainStage.Artifact.metrics, "metrics.json"), (TrainStage.Artifact.curves, "curves.svg"),
                          (TrainStage.Artifact.confusion, "confusion.svg")]
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             for (artifact, file) in files { try AtomicFile.write(try TrainResults.artifact(artifact, of: version, layout: layout), to: dir + "/" + file) }
             writeError("wrote \(files.map(\.1).joined(separator: ", ")) to \(dir)\n")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Basics
 import Formats
 import Pipeline
 import Stages
@@ -9,6 +10,7 @@ enum ExitCode {
     static let dataError: Int32 = 65   // EX_DATAERR: bad input data
     static let noInput: Int32 = 66     // EX_NOINPUT: an input file is missing
     static let software: Int32 = 70    // EX_SOFTWARE: damaged cache or internal error
+    static let cantCreate: Int32 = 73  // EX_CANTCREAT: the output path is not a regular file
     static let ioError: Int32 = 74     // EX_IOERR
     static let tempFail: Int32 = 75    // EX_TEMPFAIL: the cache is locked (--no-wait)
     static let config: Int32 = 78      // EX_CONFIG: bad pipeline file or parameter
@@ -30,8 +32,8 @@ func mainHelp() -> String {
           help [COMMAND]  show help for a command; 'blendset help stages' lists stage kinds and parameters
 
         Run from the project folder: the default pipeline is ./\(DatasetBuild.defaultPipelineFile) and results go to ./\(DatasetBuild.defaultCacheFolder).
-        Exit codes: 0 ok, 64 usage, 65 bad input data, 66 missing input, 70 damaged cache,
-        74 I/O error, 75 cache locked (--no-wait), 78 bad pipeline or parameter.
+        Exit codes: 0 ok, 64 usage, 65 bad input data, 66 missing input, 70 damaged cache (a bad or missing
+        object), 73 output exists and is not a regular file, 74 I/O error, 75 cache locked, 78 bad pipeline or parameter.
         """
 }
 
@@ -51,7 +53,7 @@ func exitCode(for error: PipelineError) -> Int32 {
     switch error {
     case .invalidPipeline, .unknownStageKind, .unknownParameter, .invalidParameter, .unknownInput, .cycle: return ExitCode.config
     case .unknownStage: return ExitCode.usage
-    case .missingInput: return ExitCode.noInput
+    case .missingInput, .missingPipelineFile: return ExitCode.noInput
     case .cacheLocked: return ExitCode.tempFail
     case .stageFailed(_, let underlying as PipelineError): return exitCode(for: underlying)
     case .stageFailed: return ExitCode.dataError
@@ -62,7 +64,7 @@ func exitCode(for error: PipelineError) -> Int32 {
 
 func run(_ arguments: [String]) -> Int32 {
     func fail(_ message: String, _ code: Int32) -> Int32 {
-        writeError("blendset: error: \(message)\n")
+        writeError("blendset: error: \(MessageText.sanitized(message))\n")
         return code
     }
     guard let first = arguments.first else {
@@ -73,10 +75,7 @@ func run(_ arguments: [String]) -> Int32 {
         print(mainHelp())
         return 0
     }
-    if first == "--version" {
-        print("blendset \(blendsetVersion)")
-        return 0
-    }
+    if first == "--version" { print("blendset \(blendsetVersion)"); return 0 }
     if first == "help" {
         guard let topic = arguments.dropFirst().first else { print(mainHelp()); return 0 }
         if topic == "stages" { print(standardStages.help); return 0 }
@@ -111,8 +110,9 @@ func failure(_ error: any Error, command: String) -> (message: String, code: Int
     case let e as UsageError: return usage(e.message, e.command)
     case let e as TuneError: return usage(e.description)
     case let e as VersionError:
-        // A bad reference or tag is bad usage; no versions or a removed artifact is missing
-        // input; a version without what the command needs is bad data.
+        // A bad reference or tag is bad usage; no versions, or a version that names no such
+        // artifact, is missing input (a deleted object is a damaged cache, 70); a version
+        // without what the command needs is bad data.
         switch e {
         case .unknownVersion, .ambiguousVersion, .notThatManyVersions, .invalidTagName, .tagExists, .noSuchTag, .unknownStage:
             return usage(e.description)
@@ -125,7 +125,7 @@ func failure(_ error: any Error, command: String) -> (message: String, code: Int
         case .modelInvalid: return (e.description, ExitCode.dataError)
         }
     case let e as PipelineError: return (e.description, exitCode(for: e))
-    case let e as FormatError: return (e.description, ExitCode.dataError)
+    case let e as FormatError: return (e.description, [.cannotCreate: ExitCode.cantCreate, .writeFailed: ExitCode.ioError][e.kind] ?? ExitCode.dataError)
     default: return ("\(error)", ExitCode.software)
     }
 }

@@ -66,10 +66,10 @@ struct TrainCLITests {
         #expect(value.status == 65)
         #expect(value.stderr.contains("\(dir)/value.csv:3: feature '\(firstFeature)' is 'x', not a finite number"), "\(value.stderr)")
 
-        // A removed artifact is missing input (66), not a damaged cache.
+        // A deleted object of a recorded version is a damaged cache (70), naming the file (issue 10).
         try FileManager.default.removeItem(atPath: cache + "/objects")
         let gone = try CLI.run(["metrics", "--cache", cache])
-        #expect(gone.status == 66 && gone.stderr.contains("is missing from the cache"))
+        #expect(gone.status == 70 && gone.stderr.contains(cache + "/objects/") && gone.stderr.contains("is missing"), "\(gone.stderr)")
     }
 
     @Test("tune runs each combination once; a second run finds every trial cached")

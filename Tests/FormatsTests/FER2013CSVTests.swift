@@ -106,7 +106,7 @@ struct FER2013CSVTests {
         BadRow(name: "pixel x3", row: "4,1 2 x3 \(ones(2301)),Training",
                message: "pixel 3 (image row 0, column 2) is not a number: expected an integer 0...255, found 'x3'"),
         BadRow(name: "pixel -2", row: "4,1 -2 \(ones(2302)),Training",
-               message: "pixel 2 (image row 0, column 1) is not a number: expected an integer 0...255, found '-2'"),
+               message: "pixel 2 (image row 0, column 1) is negative: expected an integer 0...255, found '-2'"),
         BadRow(name: "pixel 1.5", row: "4,1.5 \(ones(2303)),Training",
                message: "pixel 1 (image row 0, column 0) is not a number: expected an integer 0...255, found '1.5'"),
         BadRow(name: "emotion 7", row: "7,\(goodPixels),Training",

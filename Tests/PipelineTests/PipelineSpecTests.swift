@@ -118,7 +118,7 @@ struct PipelineSpecTests {
     @Test("--set must name an existing stage and parameter")
     func overrideErrors() {
         let json = #"{ "version": 1, "stages": [ { "name": "a", "kind": "text" } ] }"#
-        #expect(planError(json, overrides: ["b.text=x"])?.description == "no stage named 'b' in the pipeline; stages: a")
+        #expect(planError(json, overrides: ["b.text=x"])?.description == "--set b.text=x: no stage named 'b' in the pipeline; stages: a")
         guard case .unknownParameter(let loc, _, let parameter, _) = planError(json, overrides: ["a.txt=x"]) else { Issue.record(); return }
         #expect(parameter == "txt" && loc.file == "--set a.txt=x")
         #expect(throws: PipelineError.self) { try ParameterOverride(parsing: "nodot=1") }

@@ -37,6 +37,8 @@ public struct DatasetStage: Stage {
         let classes = input.names(MetadataKey.classes)
         guard !classes.isEmpty else { throw stageError(context, "the input has no class list; put a 'select' stage before 'dataset'") }
         guard input.column(ColumnName.split) != nil else { throw stageError(context, "the input has no split column; put a 'split' stage before 'dataset'") }
+        // An empty version is never what was wanted: say so instead of recording one.
+        guard input.rowCount > 0 else { throw stageError(context, "the dataset would have no rows: every row was dropped before this stage (see the rows in → out of the stages above, e.g. 'select' emotions or faces not found)") }
         let hasFeatures = input.column(ColumnName.features) != nil
         let keepImages = images == .always || (images == .auto && !hasFeatures)
         var names = [ColumnName.split, ColumnName.label, ColumnName.onehot, ColumnName.features] + Self.provenanceColumns

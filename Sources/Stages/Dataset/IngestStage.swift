@@ -8,7 +8,7 @@ import Pipeline
 /// stable item id (the CSV data row, or the image's path inside the folder).
 public struct IngestStage: Stage {
     public static let kind = "ingest"
-    public static let version = 1
+    public static let version = 2  // 2: folder images larger than 1024 px on a side are reduced while read
     public static let summary = "read FER2013 (CSV, .csv.zst or a PNG folder) into an image table"
     public static let inputCount = 0...0
     public static let sourceHint = """
@@ -61,6 +61,10 @@ public struct IngestStage: Stage {
                 pixels: csv.pixels,
                 skipped: csv.skipped.map { "line \($0.line): \($0.reason)" },
                 skippedCount: csv.skippedCount)
+        }
+        guard !images.emotions.isEmpty else {
+            let why = images.skipped.isEmpty ? "it has no data rows (only a header?)" : "all \(images.skipped.count) of its rows are bad and were skipped; first: \(images.skipped[0])"
+            throw PipelineError.stageFailed(stage: context.stage, message: "the source \(source) yields no images: \(why). Point ingest.source at FER2013 data")
         }
         let hashes = imageHashes(images, jobs: context.jobs)
         let n = images.emotions.count

@@ -13,14 +13,12 @@ public enum TrainResults {
     }
 
     /// One artifact of a version's train stage (`TrainStage.Artifact`).
-    /// A missing artifact is `missingArtifact`; a damaged one stays `cacheCorrupt` (exit 70).
+    /// A version that names no such artifact is `VersionError.missingArtifact`; a named one
+    /// whose object is gone or damaged is a damaged cache (`PipelineError.cacheCorrupt`).
     public static func artifact(_ name: String, of version: DatasetVersion, layout: CacheLayout) throws -> [UInt8] {
         let e = try entry(version)
-        let store = ArtifactStore(layout: layout)
-        guard let id = e.artifacts[name], store.contains(id) else {
-            throw VersionError.missingArtifact(version: version.shortID, stage: e.name, artifact: name)
-        }
-        return try store.read(id)
+        guard let id = e.artifacts[name] else { throw VersionError.missingArtifact(version: version.shortID, stage: e.name, artifact: name) }
+        return try ArtifactStore(layout: layout).read(id)
     }
 
     /// `{"test", "val", "epochs", "seconds"}`: the metrics artifact plus the training time
