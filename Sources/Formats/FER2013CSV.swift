@@ -292,7 +292,8 @@ package struct FER2013Parser {
         var emotion = 0
         var valid = !emotionText.isEmpty && emotionText.count <= 3
         for byte in emotionText {
-            guard byte >= 0x30 && byte <= 0x39 else { valid = false; break }
+            // `valid` first: a long digit run must not reach the arithmetic (it overflowed).
+            guard valid, byte >= 0x30 && byte <= 0x39 else { valid = false; break }
             emotion = emotion * 10 + Int(byte - 0x30)
         }
         guard valid, emotion <= 6 else {
