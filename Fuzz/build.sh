@@ -48,6 +48,7 @@ build_module() {
     swiftc "${common[@]}" ${extra[$m]:-} -module-name "$m" -wmo \
       -emit-module -emit-module-path "$out/modules/$m.swiftmodule" \
       -c "${sources[@]}" -o "$obj"
+    touch "$obj"   # swiftc leaves an unchanged object untouched; its date records this check
   fi
 }
 
