@@ -113,6 +113,9 @@ struct FER2013CSVTests {
                message: "emotion must be an integer 0...6, found '7'"),
         BadRow(name: "emotion text", row: "happy,\(goodPixels),Training",
                message: "emotion must be an integer 0...6, found 'happy'"),
+        // Found by Fuzz/Targets/fer2013_csv.swift: a long digit run trapped with an arithmetic overflow.
+        BadRow(name: "emotion 20 digits", row: "99999999999999999999,\(goodPixels),Training",
+               message: "emotion must be an integer 0...6, found '99999999999999999999'"),
         BadRow(name: "empty emotion", row: ",\(goodPixels),Training",
                message: "emotion must be an integer 0...6, found ''"),
         BadRow(name: "unknown usage", row: "4,\(goodPixels),Validation",
