@@ -55,7 +55,7 @@ private func makeSeeds(_ out: String) {
     let shape = m.ints([2], [1, 12]), flat = m.tensor([1, 12])
     m.op(22, [p, shape], [flat])
     m.inputs = [x]; m.outputs = [flat]
-    saveModel(m.bytes(), "\(out)/tflite/conv-relu-pool-reshape.tflite")
+    saveModel(m.bytes(), "\(out)/tflite/conv-relu-pool-reshape.tflite.seed")
 
     m = TFLiteTinyModel()
     x = m.tensor([1, 3, 3, 2])
@@ -70,7 +70,7 @@ private func makeSeeds(_ out: String) {
     m.op(18, [padded, k], [s], optionsType: 12, [.int8(0)])
     m.op(14, [s], [y])
     m.inputs = [x]; m.outputs = [y, d]
-    saveModel(m.bytes(), "\(out)/tflite/depthwise-f16-pad-mul-logistic.tflite")
+    saveModel(m.bytes(), "\(out)/tflite/depthwise-f16-pad-mul-logistic.tflite.seed")
 
     m = TFLiteTinyModel()
     m.deprecatedCodes = true
@@ -79,7 +79,7 @@ private func makeSeeds(_ out: String) {
     m.op(0, [x, bias], [sum], optionsType: 11, [.int8(1)])
     m.op(25, [sum], [soft], optionsType: 9, [nil])
     m.inputs = [x]; m.outputs = [soft]
-    saveModel(m.bytes(), "\(out)/tflite/add-softmax-oldcodes.tflite")
+    saveModel(m.bytes(), "\(out)/tflite/add-softmax-oldcodes.tflite.seed")
 }
 
 @_cdecl("LLVMFuzzerInitialize")
