@@ -6,7 +6,7 @@ import Glibc
 import Formats
 
 private let path: String = {
-    let dir = String(cString: getenv("TMPDIR") ?? strdup("/tmp"))
+    let dir = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
     return "\(dir)/blendset-fuzz-\(getpid()).zst"
 }()
 

@@ -55,12 +55,17 @@ public enum Zstd {
         defer { chunk.deallocate() }
         var input = ZSTD_inBuffer(src: base, size: bytes.count, pos: 0)
         var lastHint = 0
+        var frame = FrameSizeCheck()
         while true {
+            if frame.atFrameStart && input.pos < input.size {
+                frame.begin(header: base + input.pos, available: input.size - input.pos)
+            }
             var out = ZSTD_outBuffer(dst: chunk, size: chunkSize, pos: 0)
             let hint = ZSTD_decompressStream(stream, &out, &input)
             if ZSTD_isError(hint) != 0 {
                 throw corrupt(source, hint)
             }
+            try frame.produced(out.pos, hint: hint, source: source)
             output.append(contentsOf: UnsafeRawBufferPointer(start: chunk, count: out.pos))
             lastHint = hint
             if input.pos == input.size && out.pos < out.size { break }
@@ -74,6 +79,35 @@ public enum Zstd {
     /// Decompresses every zstd frame in `bytes`. `source` names the data in errors.
     public static func decompress(_ bytes: [UInt8], source: String) throws(FormatError) -> [UInt8] {
         try withBytes(bytes) { (buffer) throws(FormatError) in try decompress(buffer, source: source) }
+    }
+
+    /// Checks each frame's output against the content size its header declares.
+    ///
+    /// libzstd's streaming decoder skips that check when a frame ends in an empty last block
+    /// (its one-shot path does not), so a frame claiming 12 KB but holding none would decode to
+    /// nothing in one path and fail in the other. Both paths run this check instead.
+    struct FrameSizeCheck {
+        private(set) var atFrameStart = true
+        private var declared = UInt64.max
+        private var produced: UInt64 = 0
+
+        /// Reads the declared size from the frame header at `header` (the start of a frame).
+        mutating func begin(header: UnsafeRawPointer, available: Int) {
+            // UInt64.max is "unknown", UInt64.max - 1 an unreadable header: the decoder reports those.
+            declared = ZSTD_getFrameContentSize(header, available)
+            produced = 0
+            atFrameStart = false
+        }
+
+        /// Counts `count` decoded bytes; `hint` 0 means the frame has ended.
+        mutating func produced(_ count: Int, hint: Int, source: String) throws(FormatError) {
+            produced &+= UInt64(count)
+            guard hint == 0 else { return }
+            atFrameStart = true
+            if declared < UInt64.max - 1 && produced != declared {
+                throw FormatError(file: source, message: "is corrupt: a zstd frame declares \(declared) bytes of content but holds \(produced)")
+            }
+        }
     }
 
     static func corrupt(_ source: String, _ code: Int) -> FormatError {
@@ -106,6 +140,7 @@ public final class ByteStream {
     private var lastHint = 0
     private var sawAnyInput = false
     private var finished = false
+    private var frame = Zstd.FrameSizeCheck()
 
     /// Opens `path`. `chunkSize` is the most bytes one call of `next()` returns.
     public init(path: String, chunkSize: Int = 4 << 20) throws(FormatError) {
@@ -186,6 +221,22 @@ public final class ByteStream {
         return filled
     }
 
+    /// Makes sure a whole frame header (at most 18 bytes) is in the input buffer when the
+    /// file holds one, moving a header split across two reads to the buffer's start.
+    private func bufferFrameHeader() throws(FormatError) {
+        let headerMax = 18
+        var left = inBuffer.size - inBuffer.pos
+        guard left < headerMax && !endOfFile, let input else { return }
+        if inBuffer.pos > 0 {
+            memmove(input, input + inBuffer.pos, left)
+        }
+        while left < headerMax && !endOfFile {
+            let n = try readSome(into: input + left, capacity: inputCapacity - left)
+            if n == 0 { endOfFile = true } else { left += n; sawAnyInput = true }
+        }
+        inBuffer = ZSTD_inBuffer(src: input, size: left, pos: 0)
+    }
+
     private func fillDecompressed(_ destination: UnsafeMutableRawPointer, _ capacity: Int) throws(FormatError) -> Int {
         var out = ZSTD_outBuffer(dst: destination, size: capacity, pos: 0)
         while out.pos < out.size {
@@ -205,13 +256,20 @@ public final class ByteStream {
                 if lastHint != 0 {
                     let hint = ZSTD_decompressStream(dstream, &out, &inBuffer)
                     if ZSTD_isError(hint) != 0 { throw Zstd.corrupt(path, hint) }
+                    try frame.produced(out.pos - before, hint: hint, source: path)
                     lastHint = hint
                 }
                 if out.pos == before { break }
                 continue
             }
+            if frame.atFrameStart {
+                try bufferFrameHeader()
+                frame.begin(header: input! + inBuffer.pos, available: inBuffer.size - inBuffer.pos)
+            }
+            let before = out.pos
             let hint = ZSTD_decompressStream(dstream, &out, &inBuffer)
             if ZSTD_isError(hint) != 0 { throw Zstd.corrupt(path, hint) }
+            try frame.produced(out.pos - before, hint: hint, source: path)
             lastHint = hint
         }
         if out.pos == 0 && endOfFile && inBuffer.pos == inBuffer.size {

@@ -81,6 +81,55 @@ struct ZstdTests {
         }
     }
 
+    /// Fuzz finding (Fuzz/Known/zstd-declared-size-empty-block.seed): a frame that declares
+    /// 12,632 bytes of content but holds only an empty last block. libzstd's streaming path
+    /// accepted it as empty while its one-shot path called it corrupt; both must refuse it.
+    @Test func frameHoldingLessThanItDeclares() throws {
+        let frame: [UInt8] = [0x28, 0xb5, 0x2f, 0xfd, 0x60, 0x58, 0x30, 0x01, 0x00, 0x00]
+        do {
+            _ = try Zstd.decompress(frame, source: "claims.zst")
+            Issue.record("in memory: expected an error")
+        } catch {
+            // libzstd's one-shot path (output room ≥ the declared size) finds it itself.
+            #expect(error.message.contains("is corrupt"), "\(error)")
+        }
+        let dir = try TemporaryDirectory()
+        let path = dir.path + "/claims.zst"
+        try AtomicFile.write(frame, to: path)
+        for chunkSize in [7, 4099, 1 << 20] {
+            do {
+                var out: [UInt8] = []
+                try ByteStream.forEachChunk(path: path, chunkSize: chunkSize) { out.append(contentsOf: $0) }
+                Issue.record("streamed in chunks of \(chunkSize): expected an error, got \(out.count) bytes")
+            } catch {
+                #expect(error.file == path)
+                #expect(error.message.contains("is corrupt"), "\(error)")
+                if chunkSize < 12632 { #expect(error.message.contains("declares 12632 bytes of content but holds 0"), "\(error)") }
+            }
+        }
+        // The same frame after a good one is refused too: the check is per frame.
+        #expect(throws: FormatError.self) { try Zstd.decompress(Zstd.compress([1, 2, 3]) + frame, source: "two.zst") }
+    }
+
+    /// A frame header that straddles two reads of the streamed file is still checked and decoded.
+    @Test func frameHeaderAcrossReadBoundary() throws {
+        let first = Zstd.compress(Self.sample), second = Zstd.compress(Array(Self.sample.prefix(5000)))
+        let readSize = 1 << 20  // ByteStream's input buffer
+        for offset in [1, 5, 9, 17] {
+            // A skippable frame (magic 0x184D2A5?, 4-byte size) pads the second frame's start to
+            // `offset` bytes before the read boundary.
+            let pad = readSize - offset - first.count - 8
+            var file = first + [0x50, 0x2a, 0x4d, 0x18]
+            withUnsafeBytes(of: UInt32(pad).littleEndian) { file.append(contentsOf: $0) }
+            file += [UInt8](repeating: 0xab, count: pad) + second
+            #expect(file.count - second.count == readSize - offset)
+            let dir = try TemporaryDirectory()
+            try AtomicFile.write(file, to: dir.path + "/split.zst")
+            #expect(try ByteStream.readAll(path: dir.path + "/split.zst") == Self.sample + Self.sample.prefix(5000))
+            #expect(try Zstd.decompress(file, source: "split") == Self.sample + Self.sample.prefix(5000))
+        }
+    }
+
     @Test func byteStreamMissingFile() {
         #expect(throws: FormatError.self) { try ByteStream(path: "/no/such/file.zst") }
     }
