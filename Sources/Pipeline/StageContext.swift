@@ -31,8 +31,10 @@ public final class StageContext: @unchecked Sendable {
     /// The single input of a one-input stage.
     public var input: StageInput { inputs[0] }
 
-    public func progress(done: Int, total: Int, unit: String = "rows") {
-        observer?.stageProgress(stage, done: done, total: total, unit: unit)
+    /// `done` of `total` items are finished, `fromMemo` of them found in a memo rather than
+    /// computed: progress lines estimate the time left from the computed ones only.
+    public func progress(done: Int, total: Int, unit: String = "rows", fromMemo: Int = 0) {
+        observer?.stageProgress(stage, done: done, total: total, unit: unit, fromMemo: fromMemo)
     }
 
     /// A warning shown in the build output and kept in the run record.
