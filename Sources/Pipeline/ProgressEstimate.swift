@@ -3,10 +3,13 @@
 /// Items found in a memo finish at once: counted as throughput they make a stage that
 /// computes for minutes look seconds from done. So the clock starts at the first report
 /// (after the memo look-ups) and counts only computed items (`done - fromMemo`) from there.
-/// A pure value: the caller passes the time, so tests need no clock.
+/// A stage that reports several passes (augment: its copies, then fill batches) starts a new
+/// pass with a new total or a smaller count; the clock restarts there. A pure value: the
+/// caller passes the time, so tests need no clock.
 public struct ProgressEstimator: Sendable {
-    /// Time and computed count of the first report; the rate is measured from here.
+    /// Time and computed count of the pass's first report; the rate is measured from here.
     private var start: (time: Double, computed: Int)?
+    private var last: (done: Int, total: Int)?
 
     public init() {}
 
@@ -23,6 +26,8 @@ public struct ProgressEstimator: Sendable {
     /// Records a report at `time` (seconds from any fixed origin) and estimates from it.
     public mutating func update(time: Double, done: Int, total: Int, fromMemo: Int) -> Estimate {
         let computed = max(0, done - fromMemo)
+        if let last, last.total != total || done < last.done { start = nil }
+        last = (done, total)
         if start == nil { start = (time, computed) }
         var e = Estimate(done: done, total: total, fromMemo: fromMemo, rate: nil, secondsLeft: nil)
         let n = computed - start!.computed, dt = time - start!.time

@@ -55,7 +55,9 @@ public final class StageContext: @unchecked Sendable {
     public func memo(namespace: ContentDigest) throws(PipelineError) -> MemoStore {
         let root = memoRoot.hasSuffix("/memo") ? String(memoRoot.dropLast(5)) : URL(fileURLWithPath: memoRoot).deletingLastPathComponent().path
         let memo = try MemoStore(directory: memoRoot + "/" + namespace.hex, quarantine: Quarantine(layout: CacheLayout(root: root)))
-        for q in memo.quarantined { warn("damaged memo pack \(q.pack) moved to \(q.movedTo); its good records were kept") }
+        // About this cache, not the data: shown, but not kept with the stage's warnings
+        // (every later cached build would repeat it, and --strict would fail on it).
+        for q in memo.quarantined { observer?.stageWarning(stage, "damaged memo pack \(q.pack) moved to \(q.movedTo); its good records were kept") }
         return memo
     }
 }

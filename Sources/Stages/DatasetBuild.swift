@@ -79,10 +79,33 @@ extension BuildReport {
         for name in targets {
             guard let s = stages.first(where: { $0.name == name }), let members = s.stats.objectValue,
                   members.contains(where: { $0.key != "warnings" }) else { continue }
-            let stats = JSONValue.object(members.filter { $0.key != "warnings" }.map { ($0.key, $0.value) })
-            out += "\n\n" + renderStageStats("stage '\(s.name)' (\(s.kind)) stats", stats, classes: Split.allCases.map(\.name))
+            out += "\n\nstage '\(s.name)' (\(s.kind)) stats"
+            for (key, value) in members where key != "warnings" {
+                let rows = Self.statsRows(value, path: [])
+                guard value.objectValue != nil, !rows.isEmpty else { out += "\n  \(key): \(value.canonical.count > 100 ? String(value.canonical.prefix(99)) + "…" : value.canonical)"; continue }
+                // Nested figures (split → class → counts) as one table: the path, then the figures.
+                let depth = rows.map(\.path.count).max() ?? 0
+                var columns: [String] = []
+                for r in rows { for (k, _) in r.figures where !columns.contains(k) { columns.append(k) } }
+                var grid = [[key] + [String](repeating: "", count: max(0, depth - 1)) + columns]
+                for r in rows {
+                    let path = r.path + [String](repeating: "", count: depth - r.path.count)
+                    grid.append((depth == 0 ? [""] : path) + columns.map { c in r.figures.first { $0.0 == c }?.1.canonical ?? "-" })
+                }
+                out += "\n" + TextTable.render(grid, rightAligned: Set(max(1, depth)..<(max(1, depth) + columns.count)))
+                    .split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
+            }
         }
         return out
+    }
+
+    /// The objects of scalars inside a stats value, each with the keys leading to it.
+    static func statsRows(_ value: JSONValue, path: [String]) -> [(path: [String], figures: [(String, JSONValue)])] {
+        guard let members = value.objectValue else { return [] }
+        let scalars = members.filter { $0.value.objectValue == nil && $0.value.arrayValue == nil }.map { ($0.key, $0.value) }
+        var rows = scalars.isEmpty ? [] : [(path: path, figures: scalars)]
+        for m in members where m.value.objectValue != nil { rows += statsRows(m.value, path: path + [m.key]) }
+        return rows
     }
 
     /// `N warning(s):` and one line per warning, naming its stage.

@@ -34,18 +34,14 @@ let buildCommand = CommandSpec(
         produces the same bytes leaves the stages below it cached. Independent stages run in parallel.
         Progress goes to stderr; the summary table (or, with --json, one JSON object) to stdout.
 
-        STAGE ... builds only those stages and the stages they read from (like 'dvc repro STAGE'),
-        and prints the named stages' statistics after the summary: 'blendset build split' shows
-        the rows per split and class without extracting a face. Such a partial build records no
-        dataset version unless it includes every final stage of the pipeline (a version is named
-        by their outputs); what it built stays cached for the next build.
-
-        Warnings (e.g. a class short of its target, rows made duplicates) are repeated in a block
-        after the summary, cached stages' too, and kept in the version ('blendset manifest' shows
-        them, 'blendset versions' counts them). --strict makes any warning fail the build with
-        exit 65, after the summary is printed; the version is still recorded.
-        --json prints {"version" (null for a partial build), "stages": [{"name", "kind", "status",
-        "key", "seconds", "rows_in", "rows_out"}], "seconds", "targets", "warnings": [{"stage", "message"}]}.
+        STAGE ... builds only those stages and what they read from (like 'dvc repro STAGE') and prints
+        their stats after the summary: 'build split' shows rows per split and class in seconds. A
+        partial build records no version unless it includes every final stage (a version is named
+        by their outputs); what it built stays cached.
+        Warnings are repeated after the summary (cached stages' too) and kept in the version
+        ('manifest' lists them, 'versions' counts them). --strict fails a build with any (exit 65).
+        --json: {"version" (null for a partial build), "stages": [{"name", "kind", "status", "key",
+        "seconds", "rows_in", "rows_out"}], "seconds", "targets", "warnings": [{"stage", "message"}]}.
         """,
     options: [.pipeline, .cache, .set, .jobs, .noWait, .strict, .json],
     positionals: 0...1000,
@@ -113,21 +109,3 @@ let showCommand = CommandSpec(
         print(TextTable.describe(table, rows: rows))
     })
 
-/// What `show` prints for a stage without a table (e.g. train): each artifact's file in the
-/// cache and how to get it out under a usable name.
-enum StageOutputs {
-    static func text(stage: String, kind: String, artifacts: [String: ContentDigest], layout: CacheLayout) -> String {
-        let width = artifacts.keys.map(\.count).max() ?? 0
-        var lines = ["stage '\(stage)' (\(kind)) has no table; its artifacts are these files in the cache (named by content hash; do not edit them):"]
-        for (name, id) in artifacts.sorted(by: { $0.key < $1.key }) {
-            lines.append("  \(name.padding(toLength: width, withPad: " ", startingAt: 0))  \(layout.object(id))")
-        }
-        if kind == TrainStage.kind {
-            lines.append("")
-            lines.append("To get them: 'blendset metrics --save DIR' writes model.blsmodel (for 'blendset predict'), history.csv,")
-            lines.append("metrics.json, curves.svg and confusion.svg into DIR; 'blendset metrics' prints the metrics and")
-            lines.append("'blendset export --format npz|csv' writes the dataset the model was trained on.")
-        }
-        return lines.joined(separator: "\n")
-    }
-}

@@ -93,13 +93,9 @@ let predictCommand = CommandSpec(
                 throw FileManager.default.fileExists(atPath: modelPath) ? PredictError.modelInvalid(error) : .modelMissing(error)
             }
         } else {
-            let layout = args.layout
-            let version = try VersionStore(layout: layout).resolve(args.positionals.first ?? "latest")
-            modelPath = "version \(version.shortID) (\(layout.root))"
-            let bytes = try TrainResults.artifact(TrainStage.Artifact.model, of: version, layout: layout)
-            do throws(LearningError) { model = try TrainedModel(decoding: bytes, path: "the model of version \(version.shortID)") } catch {
-                throw PredictError.modelInvalid(error)
-            }
+            let version = try VersionStore(layout: args.layout).resolve(args.positionals.first ?? "latest")
+            modelPath = "version \(version.shortID) (\(args.layout.root))"
+            do { model = try StageOutputs.trainedModel(of: version, layout: args.layout) } catch let e as LearningError { throw PredictError.modelInvalid(e) }
         }
         guard let bytes = try? readFileBytes(atPath: inputPath) else { throw PredictError.inputUnreadable(path: inputPath) }
         let x = try TrainResults.featureRows(try TableCSV.decode(bytes, source: inputPath), features: model.featureNames, source: inputPath)

@@ -145,4 +145,15 @@ struct EverydayUseTests {
         #expect(done.text(unit: "images") == "500/500 images (100%, 500 from memo)")
         #expect(ProgressEstimator.seconds(3725) == "1h02m" && ProgressEstimator.seconds(171) == "2m51s")
     }
+
+    @Test("a new pass (a new total, or a count that goes back) restarts the clock")
+    func etaRestartsPerPass() {
+        var e = ProgressEstimator()
+        _ = e.update(time: 0, done: 0, total: 1000, fromMemo: 0)
+        #expect(e.update(time: 10, done: 1000, total: 1000, fromMemo: 0).rate == 100)
+        // The fill pass: 300 images, timed from its own first report, not from the stage's start.
+        #expect(e.update(time: 60, done: 0, total: 300, fromMemo: 0).rate == nil)
+        let fill = e.update(time: 62, done: 100, total: 300, fromMemo: 0)
+        #expect(fill.rate == 50 && fill.secondsLeft == 4)
+    }
 }
