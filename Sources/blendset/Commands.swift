@@ -35,11 +35,12 @@ let buildCommand = CommandSpec(
         Progress goes to stderr; the summary table (or, with --json, one JSON object) to stdout.
 
         STAGE ... builds only those stages and what they read from (like 'dvc repro STAGE') and prints
-        their stats after the summary: 'build split' shows rows per split and class in seconds. A
+        their stats after the summary: 'build split' shows rows per split and class, no faces run. A
         partial build records no version unless it includes every final stage (a version is named
         by their outputs); what it built stays cached.
         Warnings are repeated after the summary (cached stages' too) and kept in the version
-        ('manifest' lists them, 'versions' counts them). --strict fails a build with any (exit 65).
+        ('manifest' lists them, 'versions' counts them). --strict fails a build with any (exit 65;
+        the version is still recorded).
         --json: {"version" (null for a partial build), "stages": [{"name", "kind", "status", "key",
         "seconds", "rows_in", "rows_out"}], "seconds", "targets", "warnings": [{"stage", "message"}]}.
         """,
