@@ -58,6 +58,31 @@ public struct BuildPlan: Sendable {
 
     public func stage(named name: String) -> PlannedStage? { stages.first { $0.name == name } }
 
+    /// The named stages and every stage they read from, directly or not, in plan order:
+    /// what `build STAGE ...` runs (as `dvc repro STAGE`). No names means the whole plan.
+    public func restricted(to targets: [String]) throws(PipelineError) -> BuildPlan {
+        guard !targets.isEmpty else { return self }
+        var needed = Set<String>()
+        var queue: [String] = []
+        for t in targets {
+            guard stage(named: t) != nil else { throw .unknownStage(t, known: stages.map(\.name)) }
+            queue.append(t)
+        }
+        while let name = queue.popLast() {
+            guard needed.insert(name).inserted, let s = stage(named: name) else { continue }
+            queue += s.inputs
+        }
+        var copy = self
+        copy.stages = stages.filter { needed.contains($0.name) }
+        return copy
+    }
+
+    /// The stages nothing reads from: a dataset version is identified by their outputs.
+    public var finalStages: [String] {
+        let consumed = Set(stages.flatMap(\.inputs))
+        return stages.map(\.name).filter { !consumed.contains($0) }
+    }
+
     /// Parses and validates a pipeline file.
     public static func load(file: String, registry: StageRegistry, overrides: [ParameterOverride] = [],
                             workingDirectory: String = FileManager.default.currentDirectoryPath) throws(PipelineError) -> BuildPlan {

@@ -4,7 +4,9 @@ import Formats
 public protocol BuildObserver: AnyObject, Sendable {
     func waitingForLock(holder: String)
     func stageStarted(_ stage: String, kind: String)
-    func stageProgress(_ stage: String, done: Int, total: Int, unit: String)
+    /// `done` of `total` items are finished; `fromMemo` of them came from a memo (found, not
+    /// computed), so a rate or ETA should be taken from the other `done - fromMemo`.
+    func stageProgress(_ stage: String, done: Int, total: Int, unit: String, fromMemo: Int)
     func stageWarning(_ stage: String, _ message: String)
     func stageFinished(_ report: StageReport)
 }
@@ -25,14 +27,43 @@ public struct StageReport: Sendable {
     public var rowsIn: Int?
     public var rowsOut: Int?
     public var stats: JSONValue
+    /// What the stage warned about: when it ran, or (cached) when its result was made,
+    /// as its run record's stats keep them.
     public var warnings: [String]
+
+    /// The warnings a stage's stats hold (the engine stores them under "warnings").
+    public static func warnings(in stats: JSONValue?) -> [String] {
+        stats?["warnings"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
 }
 
 /// The outcome of a whole build, stages in plan order.
 public struct BuildReport: Sendable {
     public var stages: [StageReport]
-    public var version: DatasetVersion
+    /// The version the build recorded; nil for a partial build (`build STAGE ...`) that
+    /// does not reach every final stage of the pipeline.
+    public var recordedVersion: DatasetVersion?
     public var seconds: Double
     /// Damaged cache files the build moved to `cache/quarantine/` (and recomputed).
     public var quarantined: [String] = []
+    /// The stages asked for (`build STAGE ...`); empty for a whole build.
+    public var targets: [String] = []
+
+    public init(stages: [StageReport], recordedVersion: DatasetVersion?, seconds: Double, targets: [String] = []) {
+        self.stages = stages
+        self.recordedVersion = recordedVersion
+        self.seconds = seconds
+        self.targets = targets
+    }
+
+    /// The version of a whole build. A partial build records none: use `recordedVersion` there.
+    public var version: DatasetVersion {
+        guard let recordedVersion else { preconditionFailure("a partial build (\(targets)) records no version") }
+        return recordedVersion
+    }
+
+    /// Every stage's warnings, in plan order, cached stages included.
+    public var warnings: [(stage: String, message: String)] {
+        stages.flatMap { s in s.warnings.map { (s.name, $0) } }
+    }
 }

@@ -89,9 +89,12 @@ public final class Builder: Sendable {
 
     // MARK: build
 
-    /// Builds every stage, running independent stages in parallel (up to `jobs` at once).
-    public func build(observer: (any BuildObserver)? = nil, wait: Bool = true) throws -> BuildReport {
+    /// Builds every stage, or with `targets` only those stages and what they read from,
+    /// running independent stages in parallel (up to `jobs` at once). A version is recorded
+    /// only when the stages built include every final stage of the plan.
+    public func build(observer: (any BuildObserver)? = nil, wait: Bool = true, targets: [String] = []) throws -> BuildReport {
         let started = Date()
+        let subset = try plan.restricted(to: targets)
         let lock = try BuildLock(cacheRoot: layout.root, wait: wait) { holder in observer?.waitingForLock(holder: holder) }
         defer { withExtendedLifetime(lock) {} }
         removeStaleTemporaries()
@@ -102,7 +105,8 @@ public final class Builder: Sendable {
         var quarantined: [String] = []
         while true {
             do {
-                var report = try buildOnce(observer: observer, started: started)
+                var report = try buildOnce(subset, observer: observer, started: started)
+                report.targets = targets
                 report.quarantined = quarantined
                 return report
             } catch {
@@ -114,14 +118,14 @@ public final class Builder: Sendable {
         }
     }
 
-    private func buildOnce(observer: (any BuildObserver)?, started: Date) throws -> BuildReport {
+    private func buildOnce(_ subset: BuildPlan, observer: (any BuildObserver)?, started: Date) throws -> BuildReport {
         let state = SchedulerState()
-        let byName = Dictionary(uniqueKeysWithValues: plan.stages.map { ($0.name, $0) })
+        let byName = Dictionary(uniqueKeysWithValues: subset.stages.map { ($0.name, $0) })
 
         state.condition.lock()
         while true {
             if state.failure == nil {
-                for s in plan.stages where state.reports[s.name] == nil && !state.running.contains(s.name) && state.running.count < jobs {
+                for s in subset.stages where state.reports[s.name] == nil && !state.running.contains(s.name) && state.running.count < jobs {
                     guard s.inputs.allSatisfy({ state.reports[$0] != nil }) else { continue }
                     let inputReports = s.inputs.map { state.reports[$0]! }
                     state.running.insert(s.name)
@@ -142,25 +146,28 @@ public final class Builder: Sendable {
                     thread.start()
                 }
             }
-            if state.running.isEmpty && (state.failure != nil || state.reports.count == plan.stages.count) { break }
+            if state.running.isEmpty && (state.failure != nil || state.reports.count == subset.stages.count) { break }
             state.condition.wait()
         }
         state.condition.unlock()
         try digests.save()
         if let failure = state.failure { throw failure }
 
-        let reports = plan.stages.map { state.reports[$0.name]! }
+        let reports = subset.stages.map { state.reports[$0.name]! }
         // Version commands (export, manifest, diff, show) serve the final stages' outputs
         // and what they were made from: a cached one that no longer verifies is found here,
         // quarantined and rebuilt, not left for them to trip over. (Other cached objects
         // are verified when a stage reads them; `check` reads them all.)
-        let sinks = Set(plan.stages.map(\.name)).subtracting(plan.stages.flatMap(\.inputs))
-        let finals = sinks.union(plan.stages.filter { sinks.contains($0.name) }.flatMap(\.inputs))
+        let sinks = Set(subset.finalStages)
+        let finals = sinks.union(subset.stages.filter { sinks.contains($0.name) }.flatMap(\.inputs))
         for r in reports where r.status == .cached && finals.contains(r.name) {
             for id in r.artifacts.values.sorted(by: { $0.hex < $1.hex }) { _ = try store.read(id) }
         }
-        let version = try recordVersion(reports, byName: byName)
-        return BuildReport(stages: reports, version: version, seconds: Date().timeIntervalSince(started))
+        // A partial build that stops short of a final stage has no version to record: a
+        // version is named by the final stages' outputs.
+        let whole = Set(plan.finalStages).isSubset(of: byName.keys)
+        let version = whole ? try recordVersion(reports, byName: byName) : nil
+        return BuildReport(stages: reports, recordedVersion: version, seconds: Date().timeIntervalSince(started))
     }
 
     /// Clears `.tmp-` files that killed builds left; safe because we hold the lock.
@@ -186,7 +193,7 @@ public final class Builder: Sendable {
             try store.setHead(stage.name, key)
             let report = StageReport(name: stage.name, kind: stage.kind, status: .cached, key: key, contentID: r.contentID,
                                      artifacts: r.artifacts, seconds: 0, rowsIn: r.rowsIn, rowsOut: r.rowsOut,
-                                     stats: r.stats, warnings: [])
+                                     stats: r.stats, warnings: StageReport.warnings(in: r.stats))
             observer?.stageFinished(report)
             return report
         }
@@ -200,7 +207,10 @@ public final class Builder: Sendable {
         let contentID = Builder.contentID(ids)
         var stats = result.stats
         let warnings = context.warnings
-        if !warnings.isEmpty, case .object(var members) = stats.kind {
+        // Kept in the run record, so a cached rebuild still reports them.
+        if !warnings.isEmpty {
+            var members = stats.objectValue ?? []
+            members.removeAll { $0.key == "warnings" }
             members.append((key: "warnings", value: .array(warnings.map { .string($0) })))
             stats = JSONValue(.object(members))
         }

@@ -31,8 +31,10 @@ public final class StageContext: @unchecked Sendable {
     /// The single input of a one-input stage.
     public var input: StageInput { inputs[0] }
 
-    public func progress(done: Int, total: Int, unit: String = "rows") {
-        observer?.stageProgress(stage, done: done, total: total, unit: unit)
+    /// `done` of `total` items are finished, `fromMemo` of them found in a memo rather than
+    /// computed: progress lines estimate the time left from the computed ones only.
+    public func progress(done: Int, total: Int, unit: String = "rows", fromMemo: Int = 0) {
+        observer?.stageProgress(stage, done: done, total: total, unit: unit, fromMemo: fromMemo)
     }
 
     /// A warning shown in the build output and kept in the run record.
@@ -53,7 +55,9 @@ public final class StageContext: @unchecked Sendable {
     public func memo(namespace: ContentDigest) throws(PipelineError) -> MemoStore {
         let root = memoRoot.hasSuffix("/memo") ? String(memoRoot.dropLast(5)) : URL(fileURLWithPath: memoRoot).deletingLastPathComponent().path
         let memo = try MemoStore(directory: memoRoot + "/" + namespace.hex, quarantine: Quarantine(layout: CacheLayout(root: root)))
-        for q in memo.quarantined { warn("damaged memo pack \(q.pack) moved to \(q.movedTo); its good records were kept") }
+        // About this cache, not the data: shown, but not kept with the stage's warnings
+        // (every later cached build would repeat it, and --strict would fail on it).
+        for q in memo.quarantined { observer?.stageWarning(stage, "damaged memo pack \(q.pack) moved to \(q.movedTo); its good records were kept") }
         return memo
     }
 }

@@ -10,12 +10,15 @@ public struct StagePlanStatus: Sendable {
     /// Human-readable reasons a stage would run (empty when cached).
     public var reasons: [String]
 
-    /// `[{"name", "kind", "action", "reasons"}]`, in plan order.
+    /// `{"stages": [{"name", "kind", "action", "reasons"}], "would_run": N}`, stages in plan order.
     public static func json(_ statuses: [StagePlanStatus]) -> JSONValue {
-        .array(statuses.map { s in
-            .object([("name", .string(s.name)), ("kind", .string(s.kind)), ("action", .string(s.action.rawValue)),
-                     ("reasons", .array(s.reasons.map { .string($0) }))])
-        })
+        .object([
+            ("stages", .array(statuses.map { s in
+                .object([("name", .string(s.name)), ("kind", .string(s.kind)), ("action", .string(s.action.rawValue)),
+                         ("reasons", .array(s.reasons.map { .string($0) }))])
+            })),
+            ("would_run", .int(statuses.filter { $0.action == .run }.count)),
+        ])
     }
 
     /// One line per stage, then how many would run.
@@ -29,11 +32,12 @@ public struct StagePlanStatus: Sendable {
 
 extension Builder {
     /// A dry run: decides for each stage whether it is cached or would run, and why,
-    /// by comparing its key material with the run record the last build used.
-    public func status() throws(PipelineError) -> [StagePlanStatus] {
+    /// by comparing its key material with the run record the last build used. With
+    /// `targets`, only those stages and what they read from (what `build STAGE ...` runs).
+    public func status(targets: [String] = []) throws(PipelineError) -> [StagePlanStatus] {
         var outputs: [String: ContentDigest] = [:]   // known content ids of cached stages
         var result: [StagePlanStatus] = []
-        for stage in plan.stages {
+        for stage in try plan.restricted(to: targets).stages {
             let unknownInputs = stage.inputs.filter { outputs[$0] == nil }
             // With an input still unknown, its content id is not: compare what is known.
             let inputs: [RunRecord.InputRef] = unknownInputs.isEmpty ? stage.inputs.map { .init(stage: $0, contentID: outputs[$0]!) } : []
@@ -74,7 +78,8 @@ extension Builder {
         for n in names {
             let a = old.first { $0.key == n }?.value
             let b = new.first { $0.key == n }?.value
-            guard a != b else { continue }
+            // Canonical text, as the key hashes it: key order and 0.8 vs 0.80 are no change.
+            guard a?.canonical != b?.canonical else { continue }
             let isPath = stage.inputPathParameters.contains(n)
             if isPath {
                 reasons.append("the content of \(n) (\(stage.parameters.values[n]?.stringValue ?? "?")) changed")
@@ -91,11 +96,12 @@ extension Builder {
 }
 
 extension Builder {
-    /// The run records of every stage that is cached for this plan, by stage name.
-    /// Stages below one that is not cached are absent.
-    public func cachedRecords() throws(PipelineError) -> [String: RunRecord] {
+    /// The run records of every stage that is cached for this plan (or, with `targets`, of
+    /// those stages and what they read from), by stage name. Stages below one that is not
+    /// cached are absent.
+    public func cachedRecords(targets: [String] = []) throws(PipelineError) -> [String: RunRecord] {
         var found: [String: RunRecord] = [:]
-        for stage in plan.stages {
+        for stage in try plan.restricted(to: targets).stages {
             guard stage.inputs.allSatisfy({ found[$0] != nil }) else { continue }
             let resolved = try resolve(stage, inputs: stage.inputs.map { .init(stage: $0, contentID: found[$0]!.contentID) })
             if let r = try cachedRecord(resolved.key) { found[stage.name] = r }

@@ -31,18 +31,20 @@ public struct DatasetBuild: Sendable {
     public var builder: Builder { Builder(plan: plan, cacheRoot: cacheRoot, jobs: jobs) }
     public var layout: CacheLayout { CacheLayout(root: cacheRoot) }
 
-    /// Builds, then writes the manifest copy beside the version record (see `Manifest.record`):
-    /// only when it is missing or older than the record, so a no-op build writes nothing.
-    public func run(observer: (any BuildObserver)? = nil, wait: Bool = true) throws -> BuildReport {
+    /// Builds (with `targets`, only those stages and what they read from), then writes the
+    /// manifest copy beside the version record (see `Manifest.record`): only when it is
+    /// missing or older than the record, so a no-op build writes nothing.
+    public func run(observer: (any BuildObserver)? = nil, wait: Bool = true, targets: [String] = []) throws -> BuildReport {
         let builder = self.builder
-        let report = try builder.build(observer: observer, wait: wait)
-        try Manifest.record(report.version, layout: builder.layout)
+        let report = try builder.build(observer: observer, wait: wait, targets: targets)
+        if let version = report.recordedVersion { try Manifest.record(version, layout: builder.layout) }
         return report
     }
 }
 
 extension BuildReport {
-    /// `{"version", "stages": [{"name", "kind", "status", "key", "seconds", "rows_in", "rows_out"}], "seconds"}`.
+    /// `{"version", "stages": [{"name", "kind", "status", "key", "seconds", "rows_in", "rows_out"}], "seconds",
+    /// "targets", "warnings": [{"stage", "message"}]}`; "version" is null for a partial build.
     public var json: JSONValue {
         let stages = JSONValue.array(stages.map { s in
             .object([
@@ -51,10 +53,14 @@ extension BuildReport {
                 ("rows_in", s.rowsIn.map { .int($0) } ?? .null), ("rows_out", s.rowsOut.map { .int($0) } ?? .null),
             ])
         })
-        return .object([("version", .string(version.id.hex)), ("stages", stages), ("seconds", .number((seconds * 1000).rounded() / 1000))])
+        return .object([("version", recordedVersion.map { .string($0.id.hex) } ?? .null), ("stages", stages),
+                        ("seconds", .number((seconds * 1000).rounded() / 1000)),
+                        ("targets", .array(targets.map { .string($0) })),
+                        ("warnings", .array(warnings.map { .object([("stage", .string($0.stage)), ("message", .string($0.message))]) }))])
     }
 
-    /// The per-stage table and a closing line with the version id.
+    /// The per-stage table, a closing line with the version id, the warnings (cached stages'
+    /// too, so they cannot scroll away) and, for `build STAGE ...`, the named stages' stats.
     public var text: String {
         var rows = [["stage", "kind", "status", "rows in", "rows out", "seconds"]]
         for s in stages {
@@ -62,7 +68,49 @@ extension BuildReport {
                          s.status == .ran ? String(format: "%.2f", s.seconds) : "-"])
         }
         let ran = stages.filter { $0.status == .ran }.count
-        return TextTable.render(rows, rightAligned: [3, 4, 5])
-            + "\n\nversion \(version.shortID)  (\(ran) ran, \(stages.count - ran) cached, \(String(format: "%.2f", seconds)) s)"
+        let counts = "(\(ran) ran, \(stages.count - ran) cached, \(String(format: "%.2f", seconds)) s)"
+        var out = TextTable.render(rows, rightAligned: [3, 4, 5]) + "\n\n"
+        if let recordedVersion {
+            out += "version \(recordedVersion.shortID)  \(counts)"
+        } else {
+            out += "no version recorded: a partial build up to \(targets.joined(separator: ", ")) \(counts); 'blendset build' builds and records one"
+        }
+        if !warnings.isEmpty { out += "\n\n" + warningsText }
+        for name in targets {
+            guard let s = stages.first(where: { $0.name == name }), let members = s.stats.objectValue,
+                  members.contains(where: { $0.key != "warnings" }) else { continue }
+            out += "\n\nstage '\(s.name)' (\(s.kind)) stats"
+            for (key, value) in members where key != "warnings" {
+                let rows = Self.statsRows(value, path: [])
+                guard value.objectValue != nil, !rows.isEmpty else { out += "\n  \(key): \(value.canonical.count > 100 ? String(value.canonical.prefix(99)) + "…" : value.canonical)"; continue }
+                // Nested figures (split → class → counts) as one table: the path, then the figures.
+                let depth = rows.map(\.path.count).max() ?? 0
+                var columns: [String] = []
+                for r in rows { for (k, _) in r.figures where !columns.contains(k) { columns.append(k) } }
+                var grid = [[key] + [String](repeating: "", count: max(0, depth - 1)) + columns]
+                for r in rows {
+                    let path = r.path + [String](repeating: "", count: depth - r.path.count)
+                    grid.append((depth == 0 ? [""] : path) + columns.map { c in r.figures.first { $0.0 == c }?.1.canonical ?? "-" })
+                }
+                out += "\n" + TextTable.render(grid, rightAligned: Set(max(1, depth)..<(max(1, depth) + columns.count)))
+                    .split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
+            }
+        }
+        return out
+    }
+
+    /// The objects of scalars inside a stats value, each with the keys leading to it.
+    static func statsRows(_ value: JSONValue, path: [String]) -> [(path: [String], figures: [(String, JSONValue)])] {
+        guard let members = value.objectValue else { return [] }
+        let scalars = members.filter { $0.value.objectValue == nil && $0.value.arrayValue == nil }.map { ($0.key, $0.value) }
+        var rows = scalars.isEmpty ? [] : [(path: path, figures: scalars)]
+        for m in members where m.value.objectValue != nil { rows += statsRows(m.value, path: path + [m.key]) }
+        return rows
+    }
+
+    /// `N warning(s):` and one line per warning, naming its stage.
+    public var warningsText: String {
+        let list = warnings
+        return "\(list.count) warning\(list.count == 1 ? "" : "s"):\n" + list.map { "  \($0.stage): \($0.message)" }.joined(separator: "\n")
     }
 }

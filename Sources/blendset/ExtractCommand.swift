@@ -63,7 +63,7 @@ let extractCommand = CommandSpec(
         printer.stageStarted("extract", kind: "extract")
         let started = Date()
         let (text, faces) = try BlendshapeExtraction.csv(csv, rows: rows, models: models, jobs: jobs) { done in
-            printer.stageProgress("extract", done: done, total: rows.count, unit: "images")
+            printer.stageProgress("extract", done: done, total: rows.count, unit: "images", fromMemo: 0)
         }
         let seconds = Date().timeIntervalSince(started)
         try AtomicFile.write(Array(text.utf8), to: out)

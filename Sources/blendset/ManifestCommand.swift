@@ -12,7 +12,8 @@ let manifestCommand = CommandSpec(
     summary: "describe a dataset version: schema, counts, feature statistics, lineage",
     usage: "blendset manifest [VERSION] [--json] [--plots DIR] [--cache DIR] [--pipeline FILE]",
     details: """
-        VERSION defaults to latest. Shows the schema (feature and label names), rows per split and
+        VERSION defaults to latest. Shows the warnings its stages reported when they ran (first, so
+        they are not missed), the schema (feature and label names), rows per split and
         class, per-feature min / max / mean / std (population) per split with the one-way ANOVA F
         across classes (higher = more class signal; '-' when undefined), exact-duplicate rows per
         split, the face-validity rate per split and class and augmentation counts (when the

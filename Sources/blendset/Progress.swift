@@ -7,7 +7,7 @@ final class ProgressPrinter: BuildObserver, @unchecked Sendable {  // all mutabl
     private let lock = NSLock()
     private let isTerminal: Bool
     private let quiet: Bool
-    private var running: [(name: String, started: Date, done: Int, total: Int, unit: String)] = []
+    private var running: [(name: String, started: Date, estimator: ProgressEstimator, estimate: ProgressEstimator.Estimate?, unit: String)] = []
     private var lastDraw = Date.distantPast
     private var lastPlain: [String: Date] = [:]
 
@@ -26,11 +26,8 @@ final class ProgressPrinter: BuildObserver, @unchecked Sendable {  // all mutabl
         guard force || now.timeIntervalSince(lastDraw) > 0.1 else { return }
         lastDraw = now
         let parts = running.map { r -> String in
-            let elapsed = now.timeIntervalSince(r.started)
-            guard r.total > 0, r.done > 0 else { return "\(r.name) \(formatSeconds(elapsed))" }
-            let rate = Double(r.done) / max(elapsed, 1e-3)
-            let eta = Double(r.total - r.done) / max(rate, 1e-9)
-            return "\(r.name) \(r.done)/\(r.total) \(r.unit) (\(Int(100 * r.done / r.total))%, \(formatRate(rate)) \(r.unit)/s, ETA \(formatSeconds(eta)))"
+            guard let e = r.estimate, e.total > 0, e.done > 0 else { return "\(r.name) \(ProgressEstimator.seconds(now.timeIntervalSince(r.started)))" }
+            return "\(r.name) \(e.text(unit: r.unit))"
         }
         clearLine()
         if !parts.isEmpty { write("  ⋯ " + parts.joined(separator: "  |  ")) }
@@ -42,24 +39,21 @@ final class ProgressPrinter: BuildObserver, @unchecked Sendable {  // all mutabl
 
     func stageStarted(_ stage: String, kind: String) {
         lock.lock(); defer { lock.unlock() }
-        running.append((stage, Date(), 0, 0, "rows"))
+        running.append((stage, Date(), ProgressEstimator(), nil, "rows"))
         if isTerminal { redraw(force: true) } else if !quiet { write("  run    \(stage) (\(kind))\n") }
     }
 
-    func stageProgress(_ stage: String, done: Int, total: Int, unit: String) {
+    func stageProgress(_ stage: String, done: Int, total: Int, unit: String, fromMemo: Int) {
         lock.lock(); defer { lock.unlock() }
         guard let i = running.firstIndex(where: { $0.name == stage }) else { return }
-        running[i].done = done
-        running[i].total = total
+        let now = Date()
+        running[i].estimate = running[i].estimator.update(time: now.timeIntervalSince(running[i].started), done: done, total: total, fromMemo: fromMemo)
         running[i].unit = unit
         if isTerminal {
             redraw()
-        } else if !quiet, total > 0, done > 0, Date().timeIntervalSince(lastPlain[stage] ?? .distantPast) > 5 {
-            lastPlain[stage] = Date()
-            let elapsed = Date().timeIntervalSince(running[i].started)
-            let rate = Double(done) / max(elapsed, 1e-3)
-            let eta = Double(total - done) / max(rate, 1e-9)
-            write("  …      \(stage): \(done)/\(total) \(unit), \(formatRate(rate)) \(unit)/s, ETA \(formatSeconds(eta))\n")
+        } else if !quiet, total > 0, done > 0, now.timeIntervalSince(lastPlain[stage] ?? .distantPast) > 5 {
+            lastPlain[stage] = now
+            write("  …      \(stage): \(running[i].estimate!.text(unit: unit))\n")
         }
     }
 
@@ -90,13 +84,3 @@ final class ProgressPrinter: BuildObserver, @unchecked Sendable {  // all mutabl
     }
 }
 
-func formatSeconds(_ s: Double) -> String {
-    if !s.isFinite { return "?" }
-    if s < 60 { return String(format: "%.0fs", s) }
-    if s < 3600 { return String(format: "%dm%02ds", Int(s) / 60, Int(s) % 60) }
-    return String(format: "%dh%02dm", Int(s) / 3600, Int(s) % 3600 / 60)
-}
-
-func formatRate(_ r: Double) -> String {
-    r >= 100 ? String(format: "%.0f", r) : String(format: "%.1f", r)
-}

@@ -70,21 +70,32 @@ enum PredictError: Error, CustomStringConvertible {
 let predictCommand = CommandSpec(
     name: "predict",
     summary: "classify rows of blendshape features with a trained model",
-    usage: "blendset predict --model FILE --input FILE.csv [--json]",
+    usage: "blendset predict [VERSION] --input FILE.csv [--model FILE] [--cache DIR] [--pipeline FILE] [--json]",
     details: """
-        FILE is a model written by 'blendset metrics --save DIR' (DIR/model.blsmodel). The CSV needs a
+        The model is the one trained for VERSION (default latest) in the cache, or with --model FILE
+        a model written by 'blendset metrics --save DIR' (DIR/model.blsmodel). The CSV needs a
         header; the model's features are found by name (other columns are ignored, order does not
         matter), so a file with missing or renamed features is refused rather than misread. Give the
         RAW features: the model applies the scaling it was trained with itself. Prints one line per
-        row: row, predicted class, and one probability per class (CSV); --json prints an array.
+        row: row, predicted class, and one probability per class (CSV). --json prints one object:
+        {"model", "classes", "rows": [{"row", "class", "probabilities": {CLASS: p}}]}.
         """,
-    options: [.model, .input, .json],
+    options: [.pipeline, .cache, .model, .input, .json],
+    positionals: 0...1,
     run: { args in
-        let modelPath = try args.required(.model, "--model FILE is required")
         let inputPath = try args.required(.input, "--input FILE.csv is required")
         let model: TrainedModel
-        do throws(LearningError) { model = try TrainedModel.read(path: modelPath) } catch {
-            throw FileManager.default.fileExists(atPath: modelPath) ? PredictError.modelInvalid(error) : .modelMissing(error)
+        let modelPath: String
+        if let path = args[.model] {
+            guard args.positionals.isEmpty else { throw UsageError(message: "give either VERSION or --model FILE, not both", command: "predict") }
+            modelPath = path
+            do throws(LearningError) { model = try TrainedModel.read(path: modelPath) } catch {
+                throw FileManager.default.fileExists(atPath: modelPath) ? PredictError.modelInvalid(error) : .modelMissing(error)
+            }
+        } else {
+            let version = try VersionStore(layout: args.layout).resolve(args.positionals.first ?? "latest")
+            modelPath = "version \(version.shortID) (\(args.layout.root))"
+            do { model = try StageOutputs.trainedModel(of: version, layout: args.layout) } catch let e as LearningError { throw PredictError.modelInvalid(e) }
         }
         guard let bytes = try? readFileBytes(atPath: inputPath) else { throw PredictError.inputUnreadable(path: inputPath) }
         let x = try TrainResults.featureRows(try TableCSV.decode(bytes, source: inputPath), features: model.featureNames, source: inputPath)
@@ -92,11 +103,14 @@ let predictCommand = CommandSpec(
         let k = model.classes.count, rows = probs.count / max(k, 1)
         func best(_ p: [Float]) -> String { model.classes[p.indices.max { p[$0] < p[$1] } ?? 0] }
         if args.flag(.json) {
-            printJSON(.array((0..<rows).map { r in
-                let p = Array(probs[(r * k)..<((r + 1) * k)])
-                return .object([("row", .int(r + 1)), ("class", .string(best(p))),
-                                ("probabilities", .object(model.classes.indices.map { (model.classes[$0], .number(Double(p[$0]))) }))])
-            }))
+            printJSON(.object([
+                ("model", .string(modelPath)), ("classes", .array(model.classes.map { .string($0) })),
+                ("rows", .array((0..<rows).map { r in
+                    let p = Array(probs[(r * k)..<((r + 1) * k)])
+                    return .object([("row", .int(r + 1)), ("class", .string(best(p))),
+                                    ("probabilities", .object(model.classes.indices.map { (model.classes[$0], .number(Double(p[$0]))) }))])
+                })),
+            ]))
             return
         }
         print((["row", "class"] + model.classes.map { "p_\($0)" }).joined(separator: ","))

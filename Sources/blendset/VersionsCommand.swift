@@ -9,12 +9,13 @@ let versionsCommand = CommandSpec(
         Every successful build records a version: its id is the content hash of the final outputs,
         so rebuilding an identical pipeline gives the same id (and makes it the latest again).
         A version is addressed by a unique id prefix (4+ hex digits), by a tag, or as 'latest' /
-        'latest~N' (N builds before the latest). The 'changes' column lists the parameters that
-        differ from the version below it.
+        'latest~N' (N builds before the latest). The 'warnings' column counts what its stages
+        warned about ('blendset manifest VERSION' lists them); the 'changes' column lists the
+        parameters that differ from the version below it.
 
         --json prints {"versions": [{"ref", "id", "short_id", "created_at", "built_at", "tags",
-        "rows", "final_stage", "blendset_version", "pipeline_file", "changes"}]}, newest first;
-        "changes" is a list of "stage.param=value" strings.
+        "rows", "final_stage", "blendset_version", "pipeline_file", "changes", "warnings"}]}, newest first;
+        "changes" is a list of "stage.param=value" strings, "warnings" a count.
         """,
     options: [.pipeline, .cache, .json],
     run: { args in

@@ -125,6 +125,7 @@ func failure(_ error: any Error, command: String) -> (message: String, code: Int
         case .modelInvalid: return (e.description, ExitCode.dataError)
         }
     case let e as PipelineError: return (e.description, exitCode(for: e))
+    case let e as StrictWarningsError: return (e.description, ExitCode.dataError)
     case let e as FormatError: return (e.description, [.cannotCreate: ExitCode.cantCreate, .writeFailed: ExitCode.ioError][e.kind] ?? ExitCode.dataError)
     default: return ("\(error)", ExitCode.software)
     }

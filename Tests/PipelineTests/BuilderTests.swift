@@ -272,7 +272,7 @@ final class RecordingObserver: BuildObserver, @unchecked Sendable {
         _ = release()
     }
     func stageStarted(_ stage: String, kind: String) {}
-    func stageProgress(_ stage: String, done: Int, total: Int, unit: String) {}
+    func stageProgress(_ stage: String, done: Int, total: Int, unit: String, fromMemo: Int) {}
     func stageWarning(_ stage: String, _ message: String) {}
     func stageFinished(_ report: StageReport) {}
 }

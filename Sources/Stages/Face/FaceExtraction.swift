@@ -231,7 +231,7 @@ final class FaceExtractor: @unchecked Sendable {
             }
         }
         memoHits += images.count - misses.count
-        context.progress(done: images.count - misses.count, total: images.count, unit: unit)
+        context.progress(done: images.count - misses.count, total: images.count, unit: unit, fromMemo: images.count - misses.count)
         if misses.isEmpty { return results.map { $0! } }
 
         let alreadyDone = images.count - misses.count
@@ -239,7 +239,7 @@ final class FaceExtractor: @unchecked Sendable {
         let computed = try runParallel(todo.count) { landmarker, k in
             try self.extractOne(images[todo[k]], landmarker: landmarker, wantBlendshapes: wantBlendshapes)
         } progress: { done in
-            self.context.progress(done: alreadyDone + done, total: images.count, unit: unit)
+            self.context.progress(done: alreadyDone + done, total: images.count, unit: unit, fromMemo: alreadyDone)
         }
         for (k, i) in misses.enumerated() { results[i] = computed[k] }
         return results.map { $0! }
@@ -261,7 +261,7 @@ final class FaceExtractor: @unchecked Sendable {
         }
         memoHits += table.rowCount - misses.count
         let alreadyDone = table.rowCount - misses.count
-        context.progress(done: alreadyDone, total: table.rowCount, unit: "faces")
+        context.progress(done: alreadyDone, total: table.rowCount, unit: "faces", fromMemo: alreadyDone)
         if misses.isEmpty { return results.map { $0! } }
         let todo = misses
         let computed = try runParallel(todo.count) { landmarker, k in
@@ -269,7 +269,7 @@ final class FaceExtractor: @unchecked Sendable {
             let p = Array(points[(i * width)..<((i + 1) * width)])
             return try self.blendshapes(points: p, width: sizes[i].width, height: sizes[i].height, landmarker: landmarker)
         } progress: { done in
-            self.context.progress(done: alreadyDone + done, total: table.rowCount, unit: "faces")
+            self.context.progress(done: alreadyDone + done, total: table.rowCount, unit: "faces", fromMemo: alreadyDone)
         }
         for (k, i) in misses.enumerated() { results[i] = computed[k] }
         return results.map { $0! }

@@ -43,6 +43,8 @@ public struct Manifest: Sendable {
     public var augmentation: [(stage: String, stats: JSONValue)]
     public var lineage: [LineageEntry]
     public var artifacts: [Artifact]
+    /// What the stages warned about when their results were made, in stage order.
+    public var warnings: [(stage: String, message: String)]
 
     public init(_ data: VersionDataset, layout: CacheLayout) {
         version = data.version
@@ -80,6 +82,7 @@ public struct Manifest: Sendable {
             let params = JSONValue.object(s.parameters.sorted { $0.key < $1.key }.map { ($0.key, Self.parse($0.value)) })
             return LineageEntry(stage: s, parameters: params, stats: Self.parse(s.stats))
         }
+        warnings = Self.warnings(of: data.version)
         let store = ArtifactStore(layout: layout)
         artifacts = data.version.sinks.flatMap { s in
             s.artifacts.sorted { $0.key < $1.key }.map { Artifact(stage: s.name, name: $0.key, id: $0.value, bytes: store.size($0.value)) }
@@ -93,6 +96,11 @@ public struct Manifest: Sendable {
     static func parse(_ text: String?) -> JSONValue {
         guard let text, let v = try? JSONParser.parse(text) else { return .object([]) }
         return v
+    }
+
+    /// The warnings a version's stages recorded (their stats keep them under "warnings").
+    public static func warnings(of version: DatasetVersion) -> [(stage: String, message: String)] {
+        version.stages.flatMap { s in StageReport.warnings(in: s.stats).map { (s.name, $0) } }
     }
 
     /// Face-validity counts from the first stage whose stats hold a `validity` object of
@@ -164,6 +172,7 @@ public struct Manifest: Sendable {
                 ("stats", l.stats),
             ])
         })))
+        members.append(("warnings", .array(warnings.map { .object([("stage", .string($0.stage)), ("message", .string($0.message))]) })))
         members.append(("artifacts", .array(artifacts.map {
             .object([("stage", .string($0.stage)), ("name", .string($0.name)), ("id", .string($0.id.hex)), ("bytes", .int($0.bytes))])
         })))

@@ -49,6 +49,11 @@ func renderManifest(_ m: Manifest, tags: [String], ref: String?) -> String {
     out.append("  created   \(DatasetVersion.shortTime(m.version.createdAt))   built \(DatasetVersion.shortTime(m.version.lastBuilt))   blendset \(m.version.blendsetVersion)")
     out.append("  pipeline  \(m.version.pipelineFile)   final table: stage '\(m.finalStage)'")
     out.append("")
+    if !m.warnings.isEmpty {
+        out.append("warnings (\(m.warnings.count)), as the stages reported them when they ran:")
+        out += m.warnings.map { "  \($0.stage): \($0.message)" }
+        out.append("")
+    }
     out.append("schema: \(m.rowCount) rows; labels: \(m.classes.joined(separator: ", "))")
     out.append(m.featureNames.isEmpty ? "  no features (the images are kept; add feature stages to get some)"
                                       : "  \(m.featureNames.count) features (float32): \(m.featureNames.joined(separator: ", "))")

@@ -33,18 +33,19 @@ public struct VersionListing: Sendable {
                 ("final_stage", VersionDataset.finalStage(of: v).map { .string($0.name) } ?? .null),
                 ("blendset_version", .string(v.blendsetVersion)), ("pipeline_file", .string(v.pipelineFile)),
                 ("changes", .array(changes(i).map { .string($0) })),
+                ("warnings", .int(Manifest.warnings(of: v).count)),
             ])
         }))])
     }
 
     public var text: String {
         guard !versions.isEmpty else { return "no dataset versions in \(root) yet; run 'blendset build'" }
-        var table = [["ref", "id", "built", "tags", "rows", "changes vs the version below"]]
+        var table = [["ref", "id", "built", "tags", "rows", "warnings", "changes vs the version below"]]
         for (i, v) in versions.enumerated() {
             let c = changes(i)
             table.append([i == 0 ? "latest" : "latest~\(i)", v.shortID, DatasetVersion.shortTime(v.lastBuilt), (tags[v.id] ?? []).joined(separator: ","),
-                          rows(v).map(String.init) ?? "-", i + 1 == versions.count ? "(oldest)" : c.isEmpty ? "-" : c.joined(separator: " ")])
+                          rows(v).map(String.init) ?? "-", String(Manifest.warnings(of: v).count), i + 1 == versions.count ? "(oldest)" : c.isEmpty ? "-" : c.joined(separator: " ")])
         }
-        return TextTable.render(table, rightAligned: [4])
+        return TextTable.render(table, rightAligned: [4, 5])
     }
 }
