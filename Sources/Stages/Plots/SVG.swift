@@ -33,7 +33,8 @@ enum SVG {
         var s = ""
         var k = (lo / step - 1e-9).rounded(.up)
         while k * step <= hi + step * 1e-6 {
-            let v = k * step
+            // k * step can be -0.0 or a hair off zero, which would print as "-0.0".
+            let v = abs(k * step) < step * 1e-9 ? 0 : k * step
             s += line(x0, y(v), x1, y(v), stroke: "#e0e0e0")
             s += text(x0 - 6, y(v) + 4, label(v), anchor: "end", size: 11, fill: "#555555")
             k += 1

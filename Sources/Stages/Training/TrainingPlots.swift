@@ -58,9 +58,9 @@ public enum TrainingPlots {
         }
         let epochs = Double(max(h.count, 1))
         let losses = h.flatMap { [$0.loss] + ($0.valLoss.map { [$0] } ?? []) }.filter(\.isFinite)
-        let lossMax = niceCeil(losses.max() ?? 1), lossMin = max(0, niceFloor(losses.min() ?? 0))
+        let (lossMin, lossMax) = niceRange(losses.min() ?? 0, losses.max() ?? 1, within: 0...Double.greatestFiniteMagnitude)
         let scores = h.flatMap { [$0.accuracy, $0.macroF1] + [$0.valAccuracy, $0.valMacroF1].compactMap { $0 } }.filter(\.isFinite)
-        let scoreMin = max(0, niceFloor((scores.min() ?? 0) - 0.02)), scoreMax = min(1, niceCeil((scores.max() ?? 1) + 0.02))
+        let (scoreMin, scoreMax) = niceRange(scores.min() ?? 0, scores.max() ?? 1, within: 0...1)
         typealias Series = (name: String, color: String, dash: String?, marker: String?, values: [Double?])
         let panels: [(title: String, x0: Double, lo: Double, hi: Double, series: [Series])] = [
             ("Loss (categorical cross-entropy)", 70, lossMin, lossMax <= lossMin ? lossMin + 1 : lossMax, [
@@ -130,7 +130,7 @@ public enum TrainingPlots {
         let width = max(left + Double(k) * cell + 100, 600)
         let lines = SVG.wrap(heading.parameters, limit: Int((width - 40) / 6.3))
         let top = 112.0 + Double(lines.count) * 15
-        let height = top + Double(k) * cell + 60
+        let height = top + Double(k) * cell + 70
         var svg = SVG.header(width: width, height: height, title: "\(title) — \(heading.subject)", drawTitle: false)
         svg += SVG.text(width / 2, 26, "\(title) — \(heading.subject)", anchor: "middle", size: 15, bold: true)
         svg += SVG.text(width / 2, 46, String(format: "accuracy %.3f, macro-F1 %.3f, %d rows", m.accuracy, m.macroF1, m.total), anchor: "middle", size: 13)
@@ -156,8 +156,8 @@ public enum TrainingPlots {
                 svg += SVG.text(x + cell / 2, y + cell / 2 + 20, "\(m.confusion[r][c]) of \(rowTotal)", anchor: "middle", size: 12, fill: fg)
             }
         }
-        svg += SVG.text(width / 2, height - 20, "rows: true class; cells: share of the row (recall on the diagonal), shaded by it; count of the row's rows",
-                        anchor: "middle", size: 11, fill: "#555555")
+        svg += SVG.text(width / 2, height - 34, "rows: true class, columns: predicted class; each cell: its share of the row", anchor: "middle", size: 11, fill: "#555555")
+        svg += SVG.text(width / 2, height - 19, "(the recall on the diagonal), which shades it, and its count of the row's total", anchor: "middle", size: 11, fill: "#555555")
         return svg + "</svg>\n"
     }
 
@@ -174,6 +174,14 @@ public enum TrainingPlots {
 
     static func hex(_ r: Int, _ g: Int, _ b: Int) -> String { String(format: "#%02x%02x%02x", r, g, b) }
 
-    static func niceCeil(_ v: Double) -> Double { let s = SVG.niceStep(abs(v) / 5); return (v / s).rounded(.up) * s }
-    static func niceFloor(_ v: Double) -> Double { let s = SVG.niceStep(abs(v) / 5); return (v / s).rounded(.down) * s }
+    /// An axis range around [lo, hi] that starts and ends on a round step (about five
+    /// steps across the data's own spread, so flat curves are not squashed), kept within `bounds`.
+    static func niceRange(_ lo: Double, _ hi: Double, within bounds: ClosedRange<Double>) -> (Double, Double) {
+        let spread = hi - lo > 1e-9 ? hi - lo : max(abs(hi), 1) * 0.05
+        let step = SVG.niceStep(spread / 5)
+        var a = (lo / step).rounded(.down) * step, b = (hi / step).rounded(.up) * step
+        if b - a < step { b = a + step }
+        a = max(a, bounds.lowerBound); b = min(b, bounds.upperBound)
+        return b > a ? (a, b) : (bounds.lowerBound, min(bounds.upperBound, bounds.lowerBound + 1))
+    }
 }

@@ -55,15 +55,17 @@ public enum ManifestPlots {
         let trainIndex = data.splits.firstIndex(of: "train") ?? 0
         let rows = bySplit.indices.contains(trainIndex) && !bySplit[trainIndex].isEmpty ? bySplit[trainIndex] : Array(0..<data.labels.count)
         let splitName = rows.count == data.labels.count && bySplit.count > 1 && bySplit[trainIndex].isEmpty ? "all rows" : data.splits[trainIndex]
-        let columns = min(6, max(1, width)), panelW = 190, panelH = 140, gap = 14, left = 20, top = 70
+        let columns = min(6, max(1, width)), panelW = 190, panelH = 140, gap = 14, left = 20
         let panelRows = (width + columns - 1) / columns
         let svgW = left * 2 + columns * panelW + (columns - 1) * gap
-        let svgH = top + panelRows * (panelH + gap) + 30
         let fs = m.trainF, ps = m.trainP
         let (d1, d2) = m.trainDegreesOfFreedom
+        // About 6 px per character at 11 px: the caption wraps to the picture's width.
+        let caption = SVG.wrap("Each panel: share of each class's rows per bin (square-root axis). F = one-way ANOVA across classes, p its p-value (df \(d1), \(d2)); grey panels: no class signal to trust (F undefined, or p > \(Manifest.weakP)).", limit: (svgW - 2 * left) / 6)
+        let top = 44 + caption.count * 14 + 4
+        let svgH = top + panelRows * (panelH + gap) + 30
         var s = SVG.header(width: Double(svgW), height: Double(svgH), title: "Feature distributions by class (\(splitName)) — version \(m.version.shortID)")
-        s += text(Double(left), 44, "Each panel: share of each class's rows per bin (square-root axis). F = one-way ANOVA across classes, p its p-value (df \(d1), \(d2));", anchor: "start", size: 11, fill: "#555")
-        s += text(Double(left), 58, "grey panels: no class signal to trust (F undefined, or p > \(Manifest.weakP)).", anchor: "start", size: 11, fill: "#555")
+        for (i, l) in caption.enumerated() { s += text(Double(left), Double(44 + i * 14), l, anchor: "start", size: 11, fill: "#555") }
         let bins = 30
         for j in 0..<width {
             let px = left + (j % columns) * (panelW + gap), py = top + (j / columns) * (panelH + gap)
