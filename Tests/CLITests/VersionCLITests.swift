@@ -83,7 +83,7 @@ struct VersionCLITests {
         let plots = t.folder + "/plots"
         let p = try t.run(["manifest", "--plots", plots])
         #expect(p.status == 0 && p.stderr.contains("class-counts.svg"))
-        #expect(try String(contentsOfFile: plots + "/class-counts.svg", encoding: .utf8).hasPrefix("<svg"))
+        #expect(try String(contentsOfFile: plots + "/class-counts.svg", encoding: .utf8).hasPrefix("<?xml"))
     }
 
     @Test("diff: params, keys, per-class deltas and removed rows; --json is stable")
