@@ -126,6 +126,24 @@ struct PlotTests {
         #expect(noStop.contains("epoch 5 of 5 (the last epoch; early stopping off)"))
     }
 
+    @Test("p-values in the feature panels read 'p = …' or 'p < 1e-300'")
+    func pText() {
+        #expect(ManifestPlots.formatP(0.01743) == "p = 0.0174")
+        #expect(ManifestPlots.formatP(2e-37) == "p = 2e-37")
+        #expect(ManifestPlots.formatP(0) == "p < 1e-300")
+    }
+
+    @Test("axes: ranges follow the data's spread on round steps, within bounds; no '-0.0' label")
+    func axes() {
+        let (lo, hi) = TrainingPlots.niceRange(1.093, 1.101, within: 0...Double.greatestFiniteMagnitude)
+        #expect(lo <= 1.093 && hi >= 1.101 && hi - lo <= 0.02, "\(lo)…\(hi)")
+        let (a, b) = TrainingPlots.niceRange(0.31, 0.98, within: 0...1)
+        #expect(abs(a - 0.2) < 1e-12 && abs(b - 1.0) < 1e-12, "\(a)…\(b)")
+        #expect(TrainingPlots.niceRange(0.5, 0.5, within: 0...1).0 < 0.5)
+        let grid = SVG.yGrid(lo: -0.2, hi: 1, step: 0.2, from: 0, to: 10, y: { $0 }, label: { String(format: "%.1f", $0) })
+        #expect(grid.contains(">0.0</text>") && !grid.contains("-0.0") && grid.contains(">-0.2</text>"))
+    }
+
     @Test("metrics --save's SVGs carry the version id; the stored ones name the dataset content")
     func versionInTitle() throws {
         let b = try BuiltPipeline(TrainStageTests.json, overrides: ["train.epochs=6", "train.early_stopping_patience=2"])

@@ -177,8 +177,10 @@ public enum TrainingPlots {
     /// An axis range around [lo, hi] that starts and ends on a round step (about five
     /// steps across the data's own spread, so flat curves are not squashed), kept within `bounds`.
     static func niceRange(_ lo: Double, _ hi: Double, within bounds: ClosedRange<Double>) -> (Double, Double) {
-        let spread = hi - lo > 1e-9 ? hi - lo : max(abs(hi), 1) * 0.05
-        let step = SVG.niceStep(spread / 5)
+        // A flat curve gets a margin on both sides, so it runs through the middle, not along an edge.
+        let margin = hi - lo > 1e-9 ? 0 : max(abs(hi), 1) * 0.05
+        let (lo, hi) = (lo - margin, hi + margin)
+        let step = SVG.niceStep((hi - lo) / 5)
         var a = (lo / step).rounded(.down) * step, b = (hi / step).rounded(.up) * step
         if b - a < step { b = a + step }
         a = max(a, bounds.lowerBound); b = min(b, bounds.upperBound)

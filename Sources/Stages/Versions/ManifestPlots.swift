@@ -76,7 +76,7 @@ public enum ManifestPlots {
             let name = data.featureNames[j]
             s += text(6, 14, name.count > 28 ? String(name.prefix(27)) + "…" : name, anchor: "start", size: 11, fill: weak ? "#666" : "#111", bold: !weak)
             let p = ps.indices.contains(j) ? ps[j] : nil
-            s += text(6, 27, f.map { "F = " + formatF($0) + (p.map { ", p = " + formatP($0) } ?? "") } ?? "F undefined", anchor: "start", size: 10, fill: weak ? "#666" : "#333")
+            s += text(6, 27, f.map { "F = " + formatF($0) + (p.map { ", " + formatP($0) } ?? "") } ?? "F undefined", anchor: "start", size: 10, fill: weak ? "#666" : "#333")
             let column = DatasetStatistics.column(values, width: width, feature: j, rows: rows)
             let lo = Double(column.min() ?? 0), hi = Double(column.max() ?? 0)
             let span = hi > lo ? hi - lo : 1
@@ -136,5 +136,7 @@ public enum ManifestPlots {
     static func formatCount(_ v: Double) -> String { v >= 10_000 ? String(format: "%.0fk", v / 1000) : String(Int(v)) }
     static func formatF(_ f: Double) -> String { f >= 100 ? String(format: "%.0f", f) : String(format: "%.2g", f) }
     static func formatValue(_ v: Double) -> String { String(format: "%.3g", v) }
-    static func formatP(_ p: Double) -> String { p < 1e-4 ? (p < 1e-300 ? "< 1e-300" : String(format: "%.0e", p)) : String(format: "%.4f", p) }
+    static func formatP(_ p: Double) -> String {
+        p < 1e-300 ? "p < 1e-300" : "p = " + (p < 1e-4 ? String(format: "%.0e", p) : String(format: "%.4f", p))
+    }
 }
