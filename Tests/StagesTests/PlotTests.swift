@@ -122,6 +122,12 @@ struct PlotTests {
         #expect(f1 > accuracy, "train macro-F1 is drawn after (on top of) train accuracy")
         #expect(lines[f1].contains("stroke-dasharray") && !lines[accuracy].contains("stroke-dasharray") && x != TrainingPlots.trainColor)
         #expect(svg.contains("<circle"), "macro-F1 carries markers")
+        // A nearly flat loss still gets distinct axis labels.
+        var flat = Self.history(5)
+        for i in flat.indices { flat[i].loss = 1.0986 + Double(i) * 0.0001; flat[i].valLoss = 1.0987 }
+        let labels = TrainingPlots.learningCurves(flat, keptEpoch: 5, earlyStopping: false, heading: Self.heading)
+            .split(separator: "\n").filter { $0.contains("text-anchor=\"end\" fill=\"#555555\"") }.map { $0.split(separator: ">")[1] }
+        #expect(Set(labels).count == labels.count, "\(labels)")
         let noStop = TrainingPlots.learningCurves(Self.history(5), keptEpoch: 5, earlyStopping: false, heading: Self.heading)
         #expect(noStop.contains("epoch 5 of 5 (the last epoch; early stopping off)"))
     }

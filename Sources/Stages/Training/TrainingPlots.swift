@@ -80,7 +80,9 @@ public enum TrainingPlots {
             func py(_ v: Double) -> Double { top + ph - (v - p.lo) / (p.hi - p.lo) * ph }
             svg += SVG.text(p.x0 + pw / 2, top - 10, p.title, anchor: "middle", size: 14, bold: true)
             let step = SVG.niceStep((p.hi - p.lo) / 5)
-            svg += SVG.yGrid(lo: p.lo, hi: p.hi, step: step, from: p.x0, to: p.x0 + pw, y: py) { String(format: step < 0.1 ? "%.2f" : "%.1f", $0) }
+            // As many decimals as the step needs, so neighbouring labels differ (1.1000, 1.1002, …).
+            let decimals = max(1, Int(-floor(log10(step))))
+            svg += SVG.yGrid(lo: p.lo, hi: p.hi, step: step, from: p.x0, to: p.x0 + pw, y: py) { String(format: "%.\(decimals)f", $0) }
             svg += "<rect x=\(SVG.q(p.x0)) y=\(SVG.q(top)) width=\(SVG.q(pw)) height=\(SVG.q(ph)) fill=\"none\" stroke=\"#444444\"/>\n"
             let eStep = max(1, SVG.niceStep(epochs / 6))
             var e = 1.0
