@@ -29,7 +29,8 @@ let exportCommand = CommandSpec(
                the version, the order, the seed and the rows per split.
           png  --out DIR --stage STAGE: the images of an image-carrying stage (e.g. augment) as PNG
                files <row>-<class>-<item>.png, plus index.csv (with each row's augmentation recipe)
-               and export.json; --rows N limits them (default 100), --augmented keeps only augmented rows.
+               and export.json; --rows N limits them (default 100), --augmented keeps only
+               augmented rows.
         --order: a version stores its rows grouped by class, and Keras' validation_split takes the last
         rows, so by default every split is written in a seeded shuffled order (--seed S, default
         \(DatasetExport.Order.defaultSeed); the same seed gives the same bytes). --order source writes the stored order.
