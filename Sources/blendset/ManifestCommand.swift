@@ -17,13 +17,15 @@ let manifestCommand = CommandSpec(
         class, per-feature min / max / mean / std (population) per split with the one-way ANOVA F
         across classes (higher = more class signal; '-' when undefined), exact-duplicate rows per
         split, the face-validity rate per split and class and augmentation counts (when the
-        pipeline has those stages), the lineage (each stage's kind, params, key, rows in → out and
-        seconds) and the final artifacts' hashes.
+        pipeline has those stages), the lineage (each stage's kind, key, rows in → out and seconds),
+        every stage's parameters (wrapped at 100 columns, never cut) and the final artifacts' hashes.
+        A feature is marked ◀ when its train F is undefined or its p-value is above 0.01.
 
         --json prints the manifest as stable JSON, documented by schemas/manifest.schema.json; the
         same JSON is written beside each version as cache/versions/<id>.manifest.json.
         --plots DIR also writes SVG charts: class-counts.svg and, with features,
-        feature-distributions.svg (small multiples by class; low-signal features are greyed).
+        feature-distributions.svg (small multiples by class, with F and its p-value; the ◀ features
+        are greyed).
         """,
     options: [.pipeline, .cache, .json, .plots],
     positionals: 0...1,

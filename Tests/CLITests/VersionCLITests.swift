@@ -83,7 +83,7 @@ struct VersionCLITests {
         let plots = t.folder + "/plots"
         let p = try t.run(["manifest", "--plots", plots])
         #expect(p.status == 0 && p.stderr.contains("class-counts.svg"))
-        #expect(try String(contentsOfFile: plots + "/class-counts.svg", encoding: .utf8).hasPrefix("<svg"))
+        #expect(try String(contentsOfFile: plots + "/class-counts.svg", encoding: .utf8).hasPrefix("<?xml"))
     }
 
     @Test("diff: params, keys, per-class deltas and removed rows; --json is stable")
@@ -109,7 +109,7 @@ struct VersionCLITests {
         let npz = t.folder + "/out/d.npz"
         let r = try t.run(["export", "--format", "npz", "--out", npz])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("rows train 30, val 18, test 18"))
+        #expect(r.stdout.contains("rows train 30, val 18, test 18") && r.stdout.contains("order shuffled (seed 42)"))
         let bytes = try readFileBytes(atPath: npz)
         #expect(bytes.prefix(4) == [0x50, 0x4b, 0x03, 0x04])
         let csv = try t.run(["export", "latest~1", "--format", "csv", "--out", t.folder + "/csv"])
@@ -119,8 +119,30 @@ struct VersionCLITests {
         let png = try t.run(["export", "--format", "png", "--stage", "split", "--rows", "3", "--out", t.folder + "/png"])
         #expect(png.status == 0, "\(png.stderr)")
         let files = try FileManager.default.contentsOfDirectory(atPath: t.folder + "/png").sorted()
-        #expect(files.count == 4 && files.contains("index.csv"))
+        #expect(files.count == 5 && files.contains("index.csv") && files.contains("export.json"))
         #expect(try PNGCodec.decode(try readFileBytes(atPath: t.folder + "/png/" + files[0]), source: "png").width == 48)
+    }
+
+    @Test("export --order: shuffled by default (recorded in export.json), source keeps the stored order, bad values exit 64")
+    func exportOrder() throws {
+        let t = try TwoVersions()
+        func labels(_ dir: String) throws -> [String] {
+            let lines = try String(contentsOfFile: dir + "/train.csv", encoding: .utf8).split(separator: "\n")
+            let column = lines[0].split(separator: ",").firstIndex(of: "label_name")!
+            return lines.dropFirst().map { String($0.split(separator: ",", omittingEmptySubsequences: false)[column]) }
+        }
+        #expect(try t.run(["export", "--format", "csv", "--out", t.folder + "/shuffled"]).status == 0)
+        let source = try t.run(["export", "--format", "csv", "--order", "source", "--out", t.folder + "/source"])
+        #expect(source.status == 0 && source.stdout.contains("order source"), "\(source.stderr)")
+        let (a, b) = (try labels(t.folder + "/shuffled"), try labels(t.folder + "/source"))
+        #expect(Set(b.prefix(10)) == ["happy"] && Set(a.prefix(10)).count > 1 && a.sorted() == b.sorted())
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: t.folder + "/shuffled/export.json"))) as! [String: Any]
+        #expect(record["order"] as? String == "shuffled" && record["seed"] as? Int == 42 && record["format"] as? String == "csv")
+        #expect(try t.run(["export", "--format", "csv", "--seed", "7", "--out", t.folder + "/seven"]).status == 0)
+        #expect(try labels(t.folder + "/seven") != a)
+        let bad = try t.run(["export", "--format", "npz", "--order", "random", "--out", t.folder + "/x.npz"])
+        #expect(bad.status == 64 && bad.stderr.contains("--order expects shuffled or source, found 'random'"))
+        #expect(try t.run(["export", "--format", "npz", "--order", "source", "--seed", "3", "--out", t.folder + "/x.npz"]).status == 64)
     }
 
     @Test("gc --keep-last 1: bytes freed reported, the kept version loads, build is a no-op")

@@ -16,6 +16,12 @@ struct NPZReader {
             }
         }
 
+        var int64s: [Int64] {
+            stride(from: 0, to: data.count, by: 8).map { i in
+                Int64(bitPattern: (0..<8).reduce(UInt64(0)) { $0 | UInt64(data[i + $1]) << (8 * UInt64($1)) })
+            }
+        }
+
         /// `<U…` arrays as Swift strings.
         var strings: [String] {
             guard descr.hasPrefix("<U"), let n = Int(descr.dropFirst(2)) else { return [] }

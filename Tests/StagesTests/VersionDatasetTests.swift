@@ -148,7 +148,7 @@ struct ManifestTests {
         let files = ManifestPlots.render(data, manifest: Manifest(data, layout: b.layout))
         #expect(files.map(\.name) == ["class-counts.svg", "feature-distributions.svg"])
         for (name, svg) in files {
-            #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n"), "\(name)")
+            #expect(svg.hasPrefix("<?xml") && svg.hasSuffix("</svg>\n"), "\(name)")
             #if canImport(FoundationXML) || canImport(Darwin)
             #expect(XMLParser(data: Data(svg.utf8)).parse(), "\(name) is not well-formed XML")
             #endif
@@ -235,8 +235,9 @@ struct ExportTests {
     func npz() throws {
         let b = try BuiltPipeline(featurePipelineJSON, registry: testStages)
         let data = try b.dataset()
-        let arrays = try NPZReader.read(try DatasetExport.npz(data, layout: b.layout))
-        #expect(arrays.map(\.name) == ["X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "feature_names", "label_names"])
+        let arrays = try NPZReader.read(try DatasetExport.npz(data, layout: b.layout, order: .source))
+        #expect(arrays.map(\.name) == ["X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "feature_names", "label_names",
+                                       "order", "seed", "index_train", "index_val", "index_test"])
         let byName = Dictionary(uniqueKeysWithValues: arrays.map { ($0.name, $0.array) })
         #expect(byName["X_train"]!.descr == "<f4" && byName["X_train"]!.shape == [60, 3])
         #expect(byName["y_train"]!.descr == "<f4" && byName["y_train"]!.shape == [60, 3])
@@ -263,13 +264,48 @@ struct ExportTests {
         got = {k: (d[k].shape, str(d[k].dtype)) for k in d.files}
         want = {"X_train": ((60, 3), "float32"), "y_train": ((60, 3), "float32"), "X_val": ((18, 3), "float32"),
                 "y_val": ((18, 3), "float32"), "X_test": ((18, 3), "float32"), "y_test": ((18, 3), "float32"),
-                "feature_names": ((3,), "<U1"), "label_names": ((3,), "<U7")}
+                "feature_names": ((3,), "<U1"), "label_names": ((3,), "<U7"), "order": ((1,), "<U8"), "seed": ((1,), "int64"),
+                "index_train": ((60,), "int64"), "index_val": ((18,), "int64"), "index_test": ((18,), "int64")}
         assert got == want, got
         assert list(d["label_names"]) == ["happy", "sad", "neutral"]
         assert (d["y_train"].sum(axis=1) == 1).all()
+        assert list(d["order"]) == ["shuffled"] and list(d["seed"]) == [42]
+        # Keras' validation_split=0.25 takes the last 15 train rows: more than one class.
+        assert len(set(d["y_train"][-15:].argmax(axis=1))) > 1
         """
         let r = python(script, arguments: [file])
         #expect(r?.status == 0, "\(r?.output ?? "python3 did not run")")
+    }
+
+    @Test("npz order: shuffled by default and seeded; index_<split> and --order source give the stored order back")
+    func npzOrder() throws {
+        let b = try BuiltPipeline(featurePipelineJSON, registry: testStages)
+        let data = try b.dataset()
+        func read(_ order: DatasetExport.Order) throws -> [String: NPZReader.Array] {
+            Dictionary(uniqueKeysWithValues: try NPZReader.read(try DatasetExport.npz(data, layout: b.layout, order: order)).map { ($0.name, $0.array) })
+        }
+        func labels(_ y: NPZReader.Array) -> [Int] {
+            let v = y.floats
+            return (0..<(v.count / 3)).map { i in (0..<3).first { v[i * 3 + $0] == 1 }! }
+        }
+        let source = try read(.source), shuffled = try read(.default)
+        // The stored order is grouped by class: the first 20 train rows are all happy.
+        #expect(Set(labels(source["y_train"]!).prefix(20)) == [0])
+        #expect(Set(labels(shuffled["y_train"]!).prefix(20)).count == 3)
+        #expect(Set(labels(shuffled["y_train"]!).suffix(6)).count > 1)
+        #expect(source["order"]!.strings == ["source"] && source["seed"]!.shape == [0])
+        #expect(shuffled["order"]!.strings == ["shuffled"] && shuffled["seed"]!.int64s == [42])
+        #expect(source["index_train"]!.int64s == (0..<60).map(Int64.init))
+        // Row i of the shuffled export is row index_train[i] of the stored order, features and label alike.
+        let index = shuffled["index_train"]!.int64s.map(Int.init)
+        #expect(index.sorted() == Array(0..<60) && index != Array(0..<60))
+        let (xs, xh) = (source["X_train"]!.floats, shuffled["X_train"]!.floats)
+        #expect((0..<60).allSatisfy { i in Array(xh[(i * 3)..<(i * 3 + 3)]) == Array(xs[(index[i] * 3)..<(index[i] * 3 + 3)]) })
+        #expect((0..<60).allSatisfy { labels(shuffled["y_train"]!)[$0] == labels(source["y_train"]!)[index[$0]] })
+        // Each split is shuffled; the same seed gives the same bytes, another seed another order.
+        #expect(shuffled["index_test"]!.int64s != (0..<18).map(Int64.init))
+        #expect(try DatasetExport.npz(data, layout: b.layout) == DatasetExport.npz(data, layout: b.layout, order: .shuffled(seed: 42)))
+        #expect(try read(.shuffled(seed: 7))["index_train"]!.int64s != shuffled["index_train"]!.int64s)
     }
 
     @Test("npz without features holds the images as uint8 (rows, 48, 48)")
@@ -291,12 +327,33 @@ struct ExportTests {
         #expect(lines.count == 19)
     }
 
+    @Test("csv order: shuffled rows are the stored rows permuted; --order source keeps them grouped by class")
+    func csvOrder() throws {
+        let b = try BuiltPipeline(featurePipelineJSON, registry: testStages)
+        let data = try b.dataset()
+        func trainRows(_ order: DatasetExport.Order) throws -> [Substring] {
+            String(decoding: try DatasetExport.csv(data, layout: b.layout, order: order)[0].bytes, as: UTF8.self).split(separator: "\n").dropFirst().map { $0 }
+        }
+        let source = try trainRows(.source), shuffled = try trainRows(.default)
+        let labelName = { (row: Substring) in row.split(separator: ",", omittingEmptySubsequences: false)[5] }
+        #expect(Set(source.prefix(20).map(labelName)) == ["happy"])
+        #expect(Set(shuffled.prefix(20).map(labelName)).count == 3)
+        #expect(shuffled.sorted() == source.sorted() && shuffled != source)
+        let record = DatasetExport.record(version: data.version, format: "csv", order: .default, rows: [("train", 60)])
+        #expect(record["order"] == .string("shuffled") && record["seed"] == .int(42) && record["rows"]?["train"] == .int(60))
+        #expect(DatasetExport.record(version: data.version, format: "csv", order: .source, rows: [])["seed"] == .null)
+    }
+
     @Test("png: a stage's images as decodable PNG files with an index")
     func png() throws {
         let b = try BuiltPipeline(defaultPipelineJSON(source: fixtureCSV), overrides: ["balance.per_class=10"])
         let v = b.report.version
-        let files = try DatasetExport.png(stage: v.stage("balance")!, of: v, layout: b.layout, rows: 4)
+        let files = try DatasetExport.png(stage: v.stage("balance")!, of: v, layout: b.layout, rows: 4, order: .source)
         #expect(files.count == 5 && files.last!.name == "index.csv")
+        // Shuffled (the default), --rows picks a seeded sample of the rows instead of the first ones.
+        let sample = try DatasetExport.png(stage: v.stage("balance")!, of: v, layout: b.layout, rows: 4)
+        #expect(sample.map(\.name) != files.map(\.name) && sample.last!.name == "index.csv")
+        #expect(try DatasetExport.png(stage: v.stage("balance")!, of: v, layout: b.layout, rows: 4).map(\.name) == sample.map(\.name))
         let image = try PNGCodec.decode(files[0].bytes, source: files[0].name)
         #expect(image.width == 48 && image.height == 48 && image.channels == 1)
         let table = try b.table("balance")

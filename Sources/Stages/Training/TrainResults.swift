@@ -1,5 +1,6 @@
 import Foundation
 import Formats
+import Learning
 import Pipeline
 
 /// What the `train` stage of a dataset version produced: its artifacts and its metrics.
@@ -12,13 +13,42 @@ public enum TrainResults {
         return e
     }
 
-    /// One artifact of a version's train stage (`TrainStage.Artifact`).
+    /// One artifact of a version's train stage (`TrainStage.Artifact`). The two SVGs come
+    /// back drawn again from the history and metrics with the version id in their title
+    /// (the stored ones cannot hold it: the id is a hash of them).
     /// A version that names no such artifact is `VersionError.missingArtifact`; a named one
     /// whose object is gone or damaged is a damaged cache (`PipelineError.cacheCorrupt`).
     public static func artifact(_ name: String, of version: DatasetVersion, layout: CacheLayout) throws -> [UInt8] {
         let e = try entry(version)
         guard let id = e.artifacts[name] else { throw VersionError.missingArtifact(version: version.shortID, stage: e.name, artifact: name) }
-        return try ArtifactStore(layout: layout).read(id)
+        let stored = try ArtifactStore(layout: layout).read(id)
+        guard name == TrainStage.Artifact.curves || name == TrainStage.Artifact.confusion else { return stored }
+        let metrics = try JSONParser.parse(try artifact(TrainStage.Artifact.metrics, of: version, layout: layout))
+        let heading = TrainingPlots.Heading(subject: "version \(version.shortID)", parameters: TrainingPlots.parameterSummary(e.parameters))
+        if name == TrainStage.Artifact.confusion {
+            guard let rows = metrics["test"]?["confusion"]?.arrayValue else { return stored }
+            let confusion = rows.map { ($0.arrayValue ?? []).map { $0.intValue ?? 0 } }
+            let classes = metrics["classes"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            return Array(TrainingPlots.confusionMatrix(ClassificationMetrics(confusion: confusion), classes: classes,
+                                                       title: "Test confusion matrix", heading: heading).utf8)
+        }
+        let history = try Self.history(try artifact(TrainStage.Artifact.history, of: version, layout: layout), source: "history of version \(version.shortID)")
+        let patience = e.parameters["early_stopping_patience"]?.intValue ?? 0
+        return Array(TrainingPlots.learningCurves(history, keptEpoch: metrics["best_epoch"]?.intValue ?? history.count,
+                                                  earlyStopping: patience > 0, heading: heading).utf8)
+    }
+
+    /// The epochs of a `history.csv` artifact (`TrainStage.historyCSV`).
+    static func history(_ bytes: [UInt8], source: String) throws(FormatError) -> [TrainingPlots.Epoch] {
+        var out: [TrainingPlots.Epoch] = []
+        for (i, line) in String(decoding: bytes, as: UTF8.self).split(separator: "\n").enumerated().dropFirst() {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
+            guard f.count == 7, let loss = f[1], let accuracy = f[2], let macroF1 = f[3] else {
+                throw FormatError(file: source, line: i + 1, message: "expected 7 comma-separated figures (epoch,loss,accuracy,macro_f1,val_loss,val_accuracy,val_macro_f1), found '\(line)'")
+            }
+            out.append(TrainingPlots.Epoch(loss: loss, accuracy: accuracy, macroF1: macroF1, valLoss: f[4], valAccuracy: f[5], valMacroF1: f[6]))
+        }
+        return out
     }
 
     /// `{"test", "val", "epochs", "seconds"}`: the metrics artifact plus the training time

@@ -13,7 +13,9 @@ public struct TrainStage: Stage {
     public static let kind = "train"
     // 3: the trainer draws from Basics.SeededRandom (new streams, its own shuffle), so
     // weights differ from version 2 for the same seed.
-    public static let version = 3
+    // 4: the plots mark the kept epoch, carry the parameters, shade the confusion matrix
+    // by row share with legible text (same model, history and metrics as 3).
+    public static let version = 4
     public static let summary = "train a small LSTM or MLP classifier on the dataset; metrics, curves, confusion matrix, model"
     public static let inputCount = 1...1
     public static let parameters: [ParameterSpec] = [
@@ -225,12 +227,17 @@ public struct TrainStage: Stage {
         if test.count > 0 { statList.append(("test", summary(testEval.metrics))) }
         if let v = valEval { statList.append(("val", summary(v.metrics))) }
         let stats = JSONValue.object(statList)
+        // The version id hashes these outputs, so it cannot be in them; 'metrics --save'
+        // draws the plots again with it (TrainResults.artifact).
+        let heading = TrainingPlots.Heading(subject: "trained on dataset content \(context.input.contentID.hex.prefix(12))",
+                                            parameters: TrainingPlots.parameterSummary(context.parameters.values))
         return StageResult(artifacts: [
             Artifact.model: trained.encoded(),
             Artifact.history: Array(Self.historyCSV(result.history).utf8),
             Artifact.metrics: Array((JSONValue.object(report).canonical + "\n").utf8),
-            Artifact.curves: Array(TrainingPlots.learningCurves(result.history, bestEpoch: result.bestEpoch).utf8),
-            Artifact.confusion: Array(TrainingPlots.confusionMatrix(testEval.metrics, classes: classes, title: "Test confusion matrix").utf8),
+            Artifact.curves: Array(TrainingPlots.learningCurves(result.history.map(TrainingPlots.Epoch.init), keptEpoch: result.bestEpoch,
+                                                                earlyStopping: patience > 0, heading: heading).utf8),
+            Artifact.confusion: Array(TrainingPlots.confusionMatrix(testEval.metrics, classes: classes, title: "Test confusion matrix", heading: heading).utf8),
         ], rowsIn: table.rowCount, rowsOut: test.count, stats: stats)
     }
 

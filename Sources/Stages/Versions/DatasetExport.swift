@@ -1,3 +1,4 @@
+import Basics
 import Formats
 import Pipeline
 
@@ -5,6 +6,48 @@ import Pipeline
 /// `np.load` it directly, no pickle), one CSV per split, and the PNG images of any
 /// image-carrying stage.
 public enum DatasetExport {
+    /// The order rows are written in. A version stores its rows grouped by class; written
+    /// that way, Keras' `validation_split` (the last rows) would validate on one class.
+    public enum Order: Sendable, Equatable, CustomStringConvertible {
+        /// The version's stored order.
+        case source
+        /// Each split in its own seeded random order (Fisher–Yates with `SeededRandom`,
+        /// stream = the split's id, so one split's order does not depend on another's size).
+        case shuffled(seed: UInt64)
+
+        public static let defaultSeed: UInt64 = 42
+        public static let `default` = Order.shuffled(seed: defaultSeed)
+
+        public var description: String {
+            switch self {
+            case .source: return "source"
+            case .shuffled(let seed): return "shuffled (seed \(seed))"
+            }
+        }
+
+        /// `{"order": "shuffled", "seed": 42}`, or `{"order": "source", "seed": null}`.
+        public var json: [(String, JSONValue)] {
+            switch self {
+            case .source: return [("order", .string("source")), ("seed", .null)]
+            case .shuffled(let seed): return [("order", .string("shuffled")), ("seed", .int(Int(truncatingIfNeeded: seed)))]
+            }
+        }
+
+        /// `rows` in this order; `stream` tells independent lists apart (a split's id).
+        public func apply(_ rows: [Int], stream: UInt64) -> [Int] {
+            guard case .shuffled(let seed) = self else { return rows }
+            var out = rows
+            var random = SeededRandom(seed: seed, stream: stream)
+            random.shuffle(&out)
+            return out
+        }
+    }
+
+    /// Row indices of each split (split-id order) in the export's order.
+    public static func rows(_ data: VersionDataset, order: Order) -> [[Int]] {
+        data.rowsBySplit.enumerated().map { order.apply($0.element, stream: UInt64($0.offset)) }
+    }
+
     /// The model inputs of a version: its float32 features, or, for a version without
     /// features that kept its images, the pixels of same-size images as uint8.
     struct Inputs {
@@ -49,12 +92,16 @@ public enum DatasetExport {
     }
 
     /// `X_<split>` (float32 features, or uint8 images), `y_<split>` (float32 one-hot),
-    /// for train, val and test, then `feature_names` and `label_names` (Unicode arrays).
-    public static func npz(_ data: VersionDataset, layout: CacheLayout) throws -> [UInt8] {
+    /// for train, val and test, then `feature_names` and `label_names` (Unicode arrays),
+    /// then how the rows are ordered: `order` (["shuffled"] or ["source"]), `seed` (int64,
+    /// one value, or none for source order) and `index_<split>` (int64: each row's position
+    /// in the version's stored order of its split, so `argsort` restores that order).
+    public static func npz(_ data: VersionDataset, layout: CacheLayout, order: Order = .default) throws -> [UInt8] {
         let x = try inputs(data, layout: layout)
         let classCount = data.classes.count
         var arrays: [(name: String, array: NPYArray)] = []
-        for (s, rows) in data.rowsBySplit.enumerated() {
+        let ordered = Self.rows(data, order: order)
+        for (s, rows) in ordered.enumerated() {
             let name = data.splits[s]
             switch x.kind {
             case .features:
@@ -73,16 +120,30 @@ public enum DatasetExport {
         }
         arrays.append(("feature_names", try NPYArray(strings: x.names)))
         arrays.append(("label_names", try NPYArray(strings: data.classes)))
+        switch order {
+        case .source:
+            arrays.append(("order", try NPYArray(strings: ["source"])))
+            arrays.append(("seed", try NPYArray(int64: [], shape: [0])))
+        case .shuffled(let seed):
+            arrays.append(("order", try NPYArray(strings: ["shuffled"])))
+            arrays.append(("seed", try NPYArray(int64: [Int64(bitPattern: seed)], shape: [1])))
+        }
+        for (s, stored) in data.rowsBySplit.enumerated() {
+            var position = [Int: Int64](minimumCapacity: stored.count)
+            for (i, r) in stored.enumerated() { position[r] = Int64(i) }
+            arrays.append(("index_\(data.splits[s])", try NPYArray(int64: ordered[s].map { position[$0]! }, shape: [stored.count])))
+        }
         return try NumPyFile.npz(arrays)
     }
 
     /// One CSV per split (`<split>.csv`): provenance, `label`, `label_name`, one column per
-    /// feature (by name) or a `pixels` column, and one `onehot_<class>` column per class.
-    public static func csv(_ data: VersionDataset, layout: CacheLayout) throws -> [(split: String, bytes: [UInt8])] {
+    /// feature (by name) or a `pixels` column, and one `onehot_<class>` column per class;
+    /// rows in `order`. `record` says how they were written (the CLI saves it as `export.json`).
+    public static func csv(_ data: VersionDataset, layout: CacheLayout, order: Order = .default) throws -> [(split: String, bytes: [UInt8])] {
         let x = try inputs(data, layout: layout)
         let t = data.table
         var out: [(String, [UInt8])] = []
-        for (s, rows) in data.rowsBySplit.enumerated() {
+        for (s, rows) in Self.rows(data, order: order).enumerated() {
             var columns: [Formats.Column] = []
             for name in DatasetStage.provenanceColumns where name != ColumnName.imageHash {
                 if let c = t.column(name) { columns.append(c) }
@@ -115,12 +176,20 @@ public enum DatasetExport {
         return out
     }
 
+    /// What an export wrote, for `export.json` beside CSV and PNG files: the version, the
+    /// format, the row order and the rows per split.
+    public static func record(version: DatasetVersion, format: String, order: Order, rows: [(String, Int)]) -> JSONValue {
+        .object([("version", .string(version.id.hex)), ("format", .string(format))] + order.json
+                + [("rows", .object(rows.map { ($0.0, .int($0.1)) }))])
+    }
+
     /// The images of an image-carrying stage as PNG files named
     /// `<row>-<label or emotion>-<item id>.png`, with an `index.csv` that maps file names
-    /// to rows. `rows` limits how many are written (in row order).
+    /// to rows. `rows` limits how many are written: the first ones in `order` (a seeded
+    /// sample of the stage's rows when shuffled; index.csv lists them in that order).
     /// With `augmentedOnly`, only rows made by augmentation (a non-empty `augment_recipe`).
     public static func png(stage: DatasetVersion.StageEntry, of version: DatasetVersion, layout: CacheLayout, rows limit: Int,
-                           augmentedOnly: Bool = false) throws -> [(name: String, bytes: [UInt8])] {
+                           augmentedOnly: Bool = false, order: Order = .default) throws -> [(name: String, bytes: [UInt8])] {
         guard stage.artifacts[imagesArtifact] != nil else {
             let carrying = version.stages.filter { $0.artifacts[imagesArtifact] != nil }.map(\.name)
             throw VersionError.unsupported("stage '\(stage.name)' of version \(version.shortID) carries no images; stages with images: \(carrying.isEmpty ? "none" : carrying.joined(separator: ", "))")
@@ -149,7 +218,7 @@ public enum DatasetExport {
             selected = selected.filter { !recipes[$0].isEmpty }
         }
         var index_csv = "row,file,item_id,split,label,width,height,channels,augment_recipe\n"
-        for r in selected.prefix(limit) {
+        for r in order.apply(selected, stream: 0).prefix(limit) {
             var what = ""
             if let labels, classes.indices.contains(Int(labels[r])) { what = classes[Int(labels[r])] }
             else if let emotions, Emotion.names.indices.contains(Int(emotions[r])) { what = Emotion.names[Int(emotions[r])] }

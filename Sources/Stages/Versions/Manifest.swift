@@ -214,20 +214,31 @@ public struct Manifest: Sendable {
 }
 
 extension Manifest {
-    /// Whether a feature carries little class signal in a split: its F is undefined (no
-    /// variance within classes), not significant at p = 0.001, or under 1% of the best
-    /// feature's F (real but negligible next to the others).
-    public static func isWeak(_ f: Double?, best: Double, classCount: Int) -> Bool {
-        guard let f else { return true }
-        return f < criticalF(classCount: classCount) || (best > 0 && f < 0.01 * best)
+    /// The significance level of `isWeak`: a feature whose ANOVA F has a larger p-value
+    /// shows no class signal we can trust.
+    public static let weakP = 0.01
+
+    /// Whether a feature carries no class signal we can trust in a split: its F is
+    /// undefined (no variance within classes) or its p-value (F distribution with `d1`, `d2`
+    /// degrees of freedom) is above `weakP`. An absolute test: it does not depend on how
+    /// strong the other features are.
+    public static func isWeak(_ f: Double?, d1: Int, d2: Int) -> Bool {
+        guard let f, d1 > 0, d2 > 0 else { return true }
+        return FDistribution.survival(f, d1: Double(d1), d2: Double(d2)) > weakP
     }
 
-    /// F at p = 0.001 for k - 1 numerator degrees of freedom and many rows (χ²₀.₉₉₉(k-1) / (k-1)),
-    /// which is what the datasets here have.
-    static func criticalF(classCount: Int) -> Double {
-        let chi2: [Double] = [10.83, 13.82, 16.27, 18.47, 20.52, 22.46, 24.32, 26.12, 27.88, 29.59]
-        let df = max(1, classCount - 1)
-        return df <= chi2.count ? chi2[df - 1] / Double(df) : 3.0
+    /// The ANOVA degrees of freedom of the train split: classes present - 1, rows - classes present.
+    public var trainDegreesOfFreedom: (d1: Int, d2: Int) {
+        let s = splits.firstIndex(of: "train") ?? 0
+        let c = counts.indices.contains(s) ? counts[s] : []
+        let k = c.filter { $0 > 0 }.count
+        return (k - 1, c.reduce(0, +) - k)
+    }
+
+    /// The p-value of each feature's train F (nil where F is undefined).
+    public var trainP: [Double?] {
+        let (d1, d2) = trainDegreesOfFreedom
+        return trainF.map { f in f.flatMap { d1 > 0 && d2 > 0 ? FDistribution.survival($0, d1: Double(d1), d2: Double(d2)) : nil } }
     }
 
     /// The train split's F of each feature (the split the model learns from).

@@ -20,15 +20,11 @@ public enum ManifestPlots {
         let groupWidth = max(60, 28 * m.classes.count + 30), left = 70, top = 50, plotHeight = 260
         let width = max(left + groupWidth * m.splits.count + 30, 40 + title.count * 9), height = top + plotHeight + 80
         let maxCount = max(1, m.counts.flatMap { $0 }.max() ?? 1)
-        let step = niceStep(Double(maxCount) / 5)
+        let step = SVG.niceStep(Double(maxCount) / 5, minimum: 1)
         let axisMax = (Double(maxCount) / step).rounded(.up) * step
-        var s = header(width: width, height: height, title: "Rows per split and class — version \(m.version.shortID)")
-        for k in 0...Int(axisMax / step) {
-            let v = Double(k) * step
-            let y = Double(top + plotHeight) - v / axisMax * Double(plotHeight)
-            s += line(Double(left), y, Double(width - 20), y, stroke: "#e0e0e0")
-            s += text(Double(left - 6), y + 4, formatCount(v), anchor: "end", size: 11, fill: "#555")
-        }
+        var s = SVG.header(width: Double(width), height: Double(height), title: title)
+        let y = { (v: Double) in Double(top + plotHeight) - v / axisMax * Double(plotHeight) }
+        s += SVG.yGrid(lo: 0, hi: axisMax, step: step, from: Double(left), to: Double(width - 20), y: y, label: formatCount)
         let bar = 24
         for (si, split) in m.splits.enumerated() {
             let gx = left + si * groupWidth + 15
@@ -59,24 +55,28 @@ public enum ManifestPlots {
         let trainIndex = data.splits.firstIndex(of: "train") ?? 0
         let rows = bySplit.indices.contains(trainIndex) && !bySplit[trainIndex].isEmpty ? bySplit[trainIndex] : Array(0..<data.labels.count)
         let splitName = rows.count == data.labels.count && bySplit.count > 1 && bySplit[trainIndex].isEmpty ? "all rows" : data.splits[trainIndex]
-        let columns = min(6, max(1, width)), panelW = 190, panelH = 140, gap = 14, left = 20, top = 70
+        let columns = min(6, max(1, width)), panelW = 190, panelH = 140, gap = 14, left = 20
         let panelRows = (width + columns - 1) / columns
         let svgW = left * 2 + columns * panelW + (columns - 1) * gap
+        let fs = m.trainF, ps = m.trainP
+        let (d1, d2) = m.trainDegreesOfFreedom
+        // About 6 px per character at 11 px: the caption wraps to the picture's width.
+        let caption = SVG.wrap("Each panel: share of each class's rows per bin (square-root axis). F = one-way ANOVA across classes, p its p-value (df \(d1), \(d2)); grey panels: no class signal to trust (F undefined, or p > \(Manifest.weakP)).", limit: (svgW - 2 * left) / 6)
+        let top = 44 + caption.count * 14 + 4
         let svgH = top + panelRows * (panelH + gap) + 30
-        let fs = m.trainF
-        let best = fs.compactMap { $0 }.max() ?? 0
-        var s = header(width: svgW, height: svgH, title: "Feature distributions by class (\(splitName)) — version \(m.version.shortID)")
-        s += text(Double(left), 44, "Each panel: share of each class's rows per bin (square-root axis). F = one-way ANOVA across classes; grey panels: F not significant at p = 0.001, or under 1% of the best F.", anchor: "start", size: 11, fill: "#555")
+        var s = SVG.header(width: Double(svgW), height: Double(svgH), title: "Feature distributions by class (\(splitName)) — version \(m.version.shortID)")
+        for (i, l) in caption.enumerated() { s += text(Double(left), Double(44 + i * 14), l, anchor: "start", size: 11, fill: "#555") }
         let bins = 30
         for j in 0..<width {
             let px = left + (j % columns) * (panelW + gap), py = top + (j / columns) * (panelH + gap)
             let f = fs.indices.contains(j) ? fs[j] : nil
-            let weak = Manifest.isWeak(f, best: best, classCount: data.classes.count)
+            let weak = Manifest.isWeak(f, d1: d1, d2: d2)
             s += "<g transform=\"translate(\(px),\(py))\">\n"
             s += "<rect x=\"0\" y=\"0\" width=\"\(panelW)\" height=\"\(panelH)\" fill=\"\(weak ? "#eeeeee" : "#ffffff")\" stroke=\"#bbb\"/>\n"
             let name = data.featureNames[j]
-            s += text(6, 14, name.count > 28 ? String(name.prefix(27)) + "…" : name, anchor: "start", size: 11, fill: weak ? "#888" : "#111", bold: !weak)
-            s += text(6, 27, f.map { "F = " + formatF($0) } ?? "F undefined", anchor: "start", size: 10, fill: weak ? "#888" : "#333")
+            s += text(6, 14, name.count > 28 ? String(name.prefix(27)) + "…" : name, anchor: "start", size: 11, fill: weak ? "#666" : "#111", bold: !weak)
+            let p = ps.indices.contains(j) ? ps[j] : nil
+            s += text(6, 27, f.map { "F = " + formatF($0) + (p.map { ", " + formatP($0) } ?? "") } ?? "F undefined", anchor: "start", size: 10, fill: weak ? "#666" : "#333")
             let column = DatasetStatistics.column(values, width: width, feature: j, rows: rows)
             let lo = Double(column.min() ?? 0), hi = Double(column.max() ?? 0)
             let span = hi > lo ? hi - lo : 1
@@ -112,14 +112,6 @@ public enum ManifestPlots {
 
     // MARK: drawing
 
-    static func header(width: Int, height: Int, title: String) -> String {
-        """
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" viewBox="0 0 \(width) \(height)" font-family="Helvetica, Arial, sans-serif">
-        <rect width="100%" height="100%" fill="white"/>
-        \(text(20, 26, title, anchor: "start", size: 15, fill: "#111", bold: true))
-        """
-    }
-
     static func legend(_ classes: [String], x: Int, y: Int) -> String {
         var s = "", cx = Double(x)
         for (i, c) in classes.enumerated() {
@@ -131,28 +123,20 @@ public enum ManifestPlots {
     }
 
     static func text(_ x: Double, _ y: Double, _ t: String, anchor: String, size: Int, fill: String, bold: Bool = false) -> String {
-        "<text x=\(q(x)) y=\(q(y)) text-anchor=\"\(anchor)\" font-size=\"\(size)\" fill=\"\(fill)\"\(bold ? " font-weight=\"bold\"" : "")>\(escape(t))</text>\n"
+        SVG.text(x, y, t, anchor: anchor, size: size, fill: fill, bold: bold)
     }
 
     static func line(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, stroke: String) -> String {
-        "<line x1=\(q(x0)) y1=\(q(y0)) x2=\(q(x1)) y2=\(q(y1)) stroke=\"\(stroke)\" stroke-width=\"1\"/>\n"
+        SVG.line(x0, y0, x1, y1, stroke: stroke)
     }
 
-    static func q(_ v: Double) -> String { "\"\(f1(v))\"" }
-    static func f1(_ v: Double) -> String { String(format: "%.1f", v) }
-
-    static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
-
-    static func niceStep(_ raw: Double) -> Double {
-        guard raw > 0 else { return 1 }
-        let magnitude = pow(10, floor(log10(raw)))
-        let r = raw / magnitude
-        return (r <= 1 ? 1 : r <= 2 ? 2 : r <= 5 ? 5 : 10) * max(1, magnitude)
-    }
+    static func q(_ v: Double) -> String { SVG.q(v) }
+    static func f1(_ v: Double) -> String { SVG.f1(v) }
 
     static func formatCount(_ v: Double) -> String { v >= 10_000 ? String(format: "%.0fk", v / 1000) : String(Int(v)) }
     static func formatF(_ f: Double) -> String { f >= 100 ? String(format: "%.0f", f) : String(format: "%.2g", f) }
     static func formatValue(_ v: Double) -> String { String(format: "%.3g", v) }
+    static func formatP(_ p: Double) -> String {
+        p < 1e-300 ? "p < 1e-300" : "p = " + (p < 1e-4 ? String(format: "%.0e", p) : String(format: "%.4f", p))
+    }
 }

@@ -72,9 +72,9 @@ func renderManifest(_ m: Manifest, tags: [String], ref: String?) -> String {
     if !m.features.isEmpty {
         out.append("")
         let trainF = m.trainF
-        let best = trainF.compactMap { $0 }.max() ?? 0
+        let (d1, d2) = m.trainDegreesOfFreedom
         out.append("features per split (std is the population std; F = one-way ANOVA across classes, '-' when undefined;")
-        out.append("◀ = little class signal in train: F not significant at p = 0.001 or under 1% of the best). --json has every figure.")
+        out.append("◀ = no class signal to trust in train: F undefined or its p-value above \(Manifest.weakP)). --json has every figure.")
         var header = ["feature", "train min", "max", "mean", "std", "F"]
         for s in m.splits.dropFirst() { header += ["\(s) mean", "std", "F"] }
         var rows = [header + [""]]
@@ -82,7 +82,7 @@ func renderManifest(_ m: Manifest, tags: [String], ref: String?) -> String {
             let t = f.bySplit.first ?? nil
             var r = [f.name, fmt(t?.min), fmt(t?.max), fmt(t?.mean), fmt(t?.std), fmt(t?.anovaF)]
             for s in f.bySplit.dropFirst() { r += [fmt(s?.mean), fmt(s?.std), fmt(s?.anovaF)] }
-            rows.append(r + [Manifest.isWeak(trainF[j], best: best, classCount: m.classes.count) ? "◀" : ""])
+            rows.append(r + [Manifest.isWeak(trainF[j], d1: d1, d2: d2) ? "◀" : ""])
         }
         out.append(indent(renderMarked(rows, rightAligned: Set(1..<header.count))))
     }
@@ -105,20 +105,71 @@ func renderManifest(_ m: Manifest, tags: [String], ref: String?) -> String {
     }
     out.append("")
     out.append("lineage")
-    var lineage = [["stage", "kind", "key", "rows in", "rows out", "seconds", "params"]]
+    var lineage = [["stage", "kind", "key", "rows in", "rows out", "seconds"]]
     for l in m.lineage {
-        // Long parameter lists (augment has ~20) are cut; --json has them all.
-        let params = abbreviate((l.parameters.objectValue ?? []).map { "\($0.key)=\(abbreviate($0.value.canonical, 40))" }.joined(separator: " "), 100)
         lineage.append([l.stage.name, l.stage.kind, String(l.stage.key.hex.prefix(12)), l.stage.rowsIn.map(String.init) ?? "-",
-                        l.stage.rowsOut.map(String.init) ?? "-", l.stage.seconds.map { String(format: "%.2f", $0) } ?? "-", params])
+                        l.stage.rowsOut.map(String.init) ?? "-", l.stage.seconds.map { String(format: "%.2f", $0) } ?? "-"])
     }
     out.append(indent(TextTable.render(lineage, rightAligned: [3, 4, 5])))
+    out.append("")
+    out.append("parameters (every one, as canonical JSON; --json has them as values)")
+    out.append(renderParameters(m.lineage.map { ($0.stage.name, $0.parameters) }))
     out.append("")
     out.append("artifacts")
     var artifacts = [["stage", "artifact", "sha256", "bytes"]]
     for a in m.artifacts { artifacts.append([a.stage, a.name, a.id.hex, String(a.bytes)]) }
     out.append(indent(TextTable.render(artifacts, rightAligned: [3])))
     return out.joined(separator: "\n")
+}
+
+/// Each stage's parameters as `name=value` words after the stage name, filled into lines
+/// of at most `width` columns with a hanging indent. Nothing is cut: a value longer than a
+/// line continues on the next ones, broken after its commas where it can be.
+func renderParameters(_ stages: [(name: String, parameters: JSONValue)], width: Int = 100) -> String {
+    let nameWidth = min(24, stages.map(\.name.count).max() ?? 0)
+    let hang = 2 + nameWidth + 2
+    let room = max(20, width - hang)
+    var lines: [String] = []
+    let pad = String(repeating: " ", count: hang)
+    for (name, parameters) in stages {
+        var body: [String] = [], current = ""
+        for (key, value) in parameters.objectValue ?? [] {
+            // The pieces of a value too long for a line each start a line, so no space is added inside it.
+            for (i, w) in pieces("\(key)=\(value.canonical)", room).enumerated() {
+                if current.isEmpty { current = w }
+                else if i == 0 && current.count + 1 + w.count <= room { current += " " + w }
+                else { body.append(current); current = w }
+            }
+        }
+        if !current.isEmpty { body.append(current) }
+        if body.isEmpty { body = ["-"] }
+        // A stage name longer than the column gets a line of its own, so the words keep their indent.
+        if name.count > nameWidth {
+            lines.append("  " + name)
+            lines += body.map { pad + $0 }
+        } else {
+            lines.append("  " + name + String(repeating: " ", count: nameWidth - name.count + 2) + body[0])
+            lines += body.dropFirst().map { pad + $0 }
+        }
+    }
+    return lines.joined(separator: "\n")
+}
+
+/// `word` in pieces of at most `limit` characters, broken after a comma where one falls
+/// in the second half of a piece, else at the limit.
+func pieces(_ word: String, _ limit: Int) -> [String] {
+    var rest = Substring(word), out: [String] = []
+    while rest.count > limit {
+        let head = rest.prefix(limit)
+        var cut = head.endIndex
+        if let comma = head.lastIndex(of: ","), head.distance(from: head.startIndex, to: comma) >= limit / 2 {
+            cut = head.index(after: comma)
+        }
+        out.append(String(rest[..<cut]))
+        rest = rest[cut...]
+    }
+    if !rest.isEmpty || out.isEmpty { out.append(String(rest)) }
+    return out
 }
 
 /// `renderTable` for tables whose last column holds change marks: the column is dropped
