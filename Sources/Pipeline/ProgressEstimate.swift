@@ -9,7 +9,7 @@
 public struct ProgressEstimator: Sendable {
     /// Time and computed count of the pass's first report; the rate is measured from here.
     private var start: (time: Double, computed: Int)?
-    private var last: (done: Int, total: Int)?
+    private var last: (done: Int, total: Int, pass: String)?
 
     public init() {}
 
@@ -24,10 +24,12 @@ public struct ProgressEstimator: Sendable {
     }
 
     /// Records a report at `time` (seconds from any fixed origin) and estimates from it.
-    public mutating func update(time: Double, done: Int, total: Int, fromMemo: Int) -> Estimate {
+    /// A report naming another `pass` (the progress unit, e.g. memo look-ups, then images)
+    /// restarts the clock too.
+    public mutating func update(time: Double, done: Int, total: Int, fromMemo: Int, pass: String = "") -> Estimate {
         let computed = max(0, done - fromMemo)
-        if let last, last.total != total || done < last.done { start = nil }
-        last = (done, total)
+        if let last, last.total != total || done < last.done || last.pass != pass { start = nil }
+        last = (done, total, pass)
         if start == nil { start = (time, computed) }
         var e = Estimate(done: done, total: total, fromMemo: fromMemo, rate: nil, secondsLeft: nil)
         let n = computed - start!.computed, dt = time - start!.time

@@ -47,7 +47,7 @@ final class ProgressPrinter: BuildObserver, @unchecked Sendable {  // all mutabl
         lock.lock(); defer { lock.unlock() }
         guard let i = running.firstIndex(where: { $0.name == stage }) else { return }
         let now = Date()
-        running[i].estimate = running[i].estimator.update(time: now.timeIntervalSince(running[i].started), done: done, total: total, fromMemo: fromMemo)
+        running[i].estimate = running[i].estimator.update(time: now.timeIntervalSince(running[i].started), done: done, total: total, fromMemo: fromMemo, pass: unit)
         running[i].unit = unit
         if isTerminal {
             redraw()

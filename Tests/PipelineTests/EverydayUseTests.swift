@@ -146,6 +146,26 @@ struct EverydayUseTests {
         #expect(ProgressEstimator.seconds(3725) == "1h02m" && ProgressEstimator.seconds(171) == "2m51s")
     }
 
+    @Test("memo look-ups are timed as their own pass, so an all-memoised stage has an honest ETA")
+    func etaForMemoLookups() {
+        // 20,000 images, all in the memo, looked up at 2,000/s: the look-up pass reports
+        // every 512 and its ETA at 25% is the time its last 75% take.
+        var e = ProgressEstimator()
+        let unit = "images looked up in the memo"
+        var quarter: ProgressEstimator.Estimate?
+        for i in stride(from: 512, to: 20_000, by: 512) {
+            let estimate = e.update(time: Double(i) / 2000, done: i, total: 20_000, fromMemo: 0, pass: unit)
+            if quarter == nil && i >= 5000 { quarter = estimate }
+        }
+        let real = Double(20_000 - 5120) / 2000
+        #expect(quarter?.secondsLeft.map { abs($0 - real) < 0.5 } == true, "\(String(describing: quarter))")
+        // Then the compute pass of the misses: a count above the last look-up report, but
+        // another unit, still restarts the clock (it would otherwise never show a rate).
+        _ = e.update(time: 10, done: 19_900, total: 20_000, fromMemo: 19_900, pass: "images")
+        let computing = e.update(time: 12, done: 19_950, total: 20_000, fromMemo: 19_900, pass: "images")
+        #expect(computing.rate == 25 && computing.secondsLeft == 2)
+    }
+
     @Test("a new pass (a new total, or a count that goes back) restarts the clock")
     func etaRestartsPerPass() {
         var e = ProgressEstimator()

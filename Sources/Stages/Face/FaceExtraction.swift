@@ -218,6 +218,7 @@ final class FaceExtractor: @unchecked Sendable {
         var results = [(LandmarkResult, [Float]?)?](repeating: nil, count: images.count)
         var misses: [Int] = []
         for (i, image) in images.enumerated() {
+            reportLookups(i, of: images.count, unit: unit)
             guard let cached = landmarkMemo.get(Self.landmarkKey(image)).flatMap(LandmarkResult.init(decoding:)) else {
                 misses.append(i)
                 continue
@@ -252,6 +253,7 @@ final class FaceExtractor: @unchecked Sendable {
         var results = [[Float]?](repeating: nil, count: table.rowCount)
         var misses: [Int] = []
         for i in 0..<table.rowCount {
+            reportLookups(i, of: table.rowCount, unit: "faces")
             let p = Array(points[(i * width)..<((i + 1) * width)])
             if let cached = blendshapeMemo.get(Self.blendshapeKey(points: p, width: sizes[i].width, height: sizes[i].height)) {
                 results[i] = decodeFloats(cached[...])
@@ -273,6 +275,12 @@ final class FaceExtractor: @unchecked Sendable {
         }
         for (k, i) in misses.enumerated() { results[i] = computed[k] }
         return results.map { $0! }
+    }
+
+    /// Memo look-ups are a pass of their own: on a cache that holds every image they are
+    /// most of the stage, so they report their own progress (and rate, and ETA) as they go.
+    private func reportLookups(_ i: Int, of total: Int, unit: String) {
+        if i > 0 && i % 512 == 0 { context.progress(done: i, total: total, unit: "\(unit) looked up in the memo") }
     }
 
     /// Runs `body` for 0..<count on the stage's threads; results in index order.
