@@ -200,7 +200,10 @@ struct DiffTests {
         #expect(d.items.removed == 30 && d.items.added == 0 && d.items.changed == 0 && d.items.unchanged == 66)
         // The balance stage's own per-class figures, read generically from its stats.
         let received = d.stageStats.filter { $0.stage == "balance" && $0.path.hasSuffix(".received") }
-        #expect(received.map(\.path) == ["classes.happy.received", "classes.neutral.received", "classes.sad.received"])
+        // Per class, and per source emotion within the class.
+        #expect(received.map(\.path) == ["classes.happy.by_emotion.happy.received", "classes.happy.received",
+                                          "classes.neutral.by_emotion.neutral.received", "classes.neutral.received",
+                                          "classes.sad.by_emotion.sad.received", "classes.sad.received"])
         #expect(received.allSatisfy { $0.old == 20 && $0.new == 10 })
     }
 

@@ -36,7 +36,7 @@ func renderBalanceStats(_ stage: String, _ stats: JSONValue, classes: [String]) 
     }
     let stratify = stats["stratify_by"]?.stringValue ?? "none"
     var out = ["balance (stage '\(stage)'): per_class \(perClass); stratify_by \(stratify)"]
-    var grid = [["class", "emotion", "available", "equal share", "received", ""]]
+    var grid = [["class", "emotion", "available", "equal share", "received", "note"]]
     for (name, figures) in ordered(stats["classes"], classes) {
         guard let byEmotion = figures["by_emotion"] else { continue }
         var short: Set<String> = []
