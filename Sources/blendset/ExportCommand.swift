@@ -18,15 +18,17 @@ let exportCommand = CommandSpec(
     usage: "blendset export [VERSION] --format npz|csv|png --out PATH [--order shuffled|source] [--seed S] [--stage STAGE] [--rows N] [--augmented] [--cache DIR] [--pipeline FILE]",
     details: """
         VERSION defaults to latest.
-          npz  --out FILE.npz: X_train, y_train, X_val, y_val, X_test, y_test, feature_names and
-               label_names as plain .npy members; loads with numpy.load(f), no allow_pickle. X is
-               float32 (rows, features); y is the float32 one-hot (rows, classes). A version without
-               features exports its images as uint8 X (rows, height, width) instead. Also: order
-               (["shuffled"] or ["source"]), seed (int64, empty for source) and index_<split> (int64:
-               each row's position in the stored order; X_train[np.argsort(d["index_train"])] is it).
+          npz  --out FILE.npz: X_train, y_train, emotion_train, X_val, y_val, emotion_val, X_test,
+               y_test, emotion_test, feature_names, label_names and emotion_names as plain .npy
+               members; loads with numpy.load(f), no allow_pickle. X is float32 (rows, features);
+               y is the float32 one-hot (rows, classes); emotion is each row's source FER2013
+               emotion (int32, 0-6, named by emotion_names). A version without features exports
+               its images as uint8 X (rows, height, width) instead. Also: order (["shuffled"] or
+               ["source"]), seed (int64, empty for source) and index_<split> (int64: each row's
+               position in the stored order; X_train[np.argsort(d["index_train"])] is it).
           csv  --out DIR: train.csv, val.csv, test.csv with a header: provenance, label, label_name,
-               one column per feature (or a 'pixels' column), onehot_<class>; and export.json with
-               the version, the order, the seed and the rows per split.
+               emotion, emotion_name, one column per feature (or a 'pixels' column), onehot_<class>;
+               and export.json with the version, the order, the seed and the rows per split.
           png  --out DIR --stage STAGE: the images of an image-carrying stage (e.g. augment) as PNG
                files <row>-<class>-<item>.png, plus index.csv (with each row's augmentation recipe)
                and export.json; --rows N limits them (default 100), --augmented keeps only

@@ -126,7 +126,7 @@ struct CLITests {
             #expect(try CLI.run([c, "--help"]).stdout == h.stdout)
         }
         let stages = try CLI.run(["help", "stages"])
-        #expect(stages.stdout.contains("balance (version 2)") && stages.stdout.contains("per_class = 7500"))
+        #expect(stages.stdout.contains("balance (version 3)") && stages.stdout.contains("per_class = 7500"))
         #expect(try CLI.run(["frobnicate"]).status == 64)
         #expect(try CLI.run(["build", "--bogus"]).status == 64)
         #expect(try CLI.run(["build", "--jobs", "zero"]).status == 64)

@@ -115,7 +115,7 @@ struct VersionCLITests {
         let csv = try t.run(["export", "latest~1", "--format", "csv", "--out", t.folder + "/csv"])
         #expect(csv.status == 0)
         let header = try String(contentsOfFile: t.folder + "/csv/train.csv", encoding: .utf8).prefix { $0 != "\n" }
-        #expect(header.hasSuffix("label,label_name,pixels,onehot_happy,onehot_sad,onehot_neutral"))
+        #expect(header.hasSuffix("label,label_name,emotion,emotion_name,pixels,onehot_happy,onehot_sad,onehot_neutral"))
         let png = try t.run(["export", "--format", "png", "--stage", "split", "--rows", "3", "--out", t.folder + "/png"])
         #expect(png.status == 0, "\(png.stderr)")
         let files = try FileManager.default.contentsOfDirectory(atPath: t.folder + "/png").sorted()

@@ -211,7 +211,7 @@ struct FloatStageTests {
       { "name": "ingest", "params": { "source": "\(fixtureCSV)" } },
       { "name": "select" }, { "name": "split" },
       { "name": "features", "kind": "synthetic_features" },
-      { "name": "truncate" }, { "name": "onehot" }, { "name": "dataset" } ] }
+      { "name": "truncate", "params": { "on_class_change": "warn" } }, { "name": "onehot" }, { "name": "dataset" } ] }
     """
 
     @Test("truncate cuts toward zero to N digits and counts the duplicates it creates", arguments: [4, 2, 0])
@@ -259,7 +259,7 @@ struct FloatStageTests {
         #expect(t.names(MetadataKey.classes) == ["happy", "sad", "neutral"])
         #expect(t.names(MetadataKey.features) == ["a", "b", "c"])
         let names = Set(t.columns.map(\.name))
-        #expect(names == [ColumnName.split, ColumnName.label, ColumnName.onehot, ColumnName.features,
+        #expect(names == [ColumnName.split, ColumnName.label, ColumnName.emotion, ColumnName.onehot, ColumnName.features,
                           ColumnName.itemID, ColumnName.sourceRow, ColumnName.imageHash])
         #expect(b.stage("dataset").artifacts[imagesArtifact] == nil)
         #expect(b.stats("dataset")["rows"]?["train"]?["sad"] == .int(30))

@@ -12,7 +12,7 @@ struct TrainStageTests {
       { "name": "ingest", "params": { "source": "\(fixtureCSV)" } },
       { "name": "select" }, { "name": "split" },
       { "name": "features", "kind": "synthetic_features" },
-      { "name": "truncate" }, { "name": "onehot" }, { "name": "dataset" },
+      { "name": "truncate", "params": { "on_class_change": "warn" } }, { "name": "onehot" }, { "name": "dataset" },
       { "name": "train", "params": { "epochs": 3, "units": [4, 3] } } ] }
     """
 

@@ -8,14 +8,15 @@ import FoundationXML
 #endif
 
 /// The default pipeline with a test-only feature stage before balance, as the face
-/// stages will sit: truncate then has features to cut.
+/// stages will sit: truncate then has features to cut (the synthetic features collapse
+/// into duplicates when truncated, so truncate only warns).
 let featurePipelineJSON = """
 { "version": 1, "stages": [
   { "name": "ingest", "params": { "source": "\(fixtureCSV)" } },
   { "name": "select" }, { "name": "split" },
   { "name": "features", "kind": "synthetic_features" },
   { "name": "balance", "params": { "per_class": 20 } },
-  { "name": "truncate" }, { "name": "onehot" }, { "name": "dataset" } ] }
+  { "name": "truncate", "params": { "on_class_change": "warn" } }, { "name": "onehot" }, { "name": "dataset" } ] }
 """
 
 extension BuiltPipeline {
@@ -199,7 +200,10 @@ struct DiffTests {
         #expect(d.items.removed == 30 && d.items.added == 0 && d.items.changed == 0 && d.items.unchanged == 66)
         // The balance stage's own per-class figures, read generically from its stats.
         let received = d.stageStats.filter { $0.stage == "balance" && $0.path.hasSuffix(".received") }
-        #expect(received.map(\.path) == ["classes.happy.received", "classes.neutral.received", "classes.sad.received"])
+        // Per class, and per source emotion within the class.
+        #expect(received.map(\.path) == ["classes.happy.by_emotion.happy.received", "classes.happy.received",
+                                          "classes.neutral.by_emotion.neutral.received", "classes.neutral.received",
+                                          "classes.sad.by_emotion.sad.received", "classes.sad.received"])
         #expect(received.allSatisfy { $0.old == 20 && $0.new == 10 })
     }
 
@@ -236,8 +240,9 @@ struct ExportTests {
         let b = try BuiltPipeline(featurePipelineJSON, registry: testStages)
         let data = try b.dataset()
         let arrays = try NPZReader.read(try DatasetExport.npz(data, layout: b.layout, order: .source))
-        #expect(arrays.map(\.name) == ["X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "feature_names", "label_names",
-                                       "order", "seed", "index_train", "index_val", "index_test"])
+        #expect(arrays.map(\.name) == ["X_train", "y_train", "emotion_train", "X_val", "y_val", "emotion_val", "X_test", "y_test", "emotion_test",
+                                        "feature_names", "label_names", "emotion_names",
+                                        "order", "seed", "index_train", "index_val", "index_test"])
         let byName = Dictionary(uniqueKeysWithValues: arrays.map { ($0.name, $0.array) })
         #expect(byName["X_train"]!.descr == "<f4" && byName["X_train"]!.shape == [60, 3])
         #expect(byName["y_train"]!.descr == "<f4" && byName["y_train"]!.shape == [60, 3])
@@ -264,7 +269,9 @@ struct ExportTests {
         got = {k: (d[k].shape, str(d[k].dtype)) for k in d.files}
         want = {"X_train": ((60, 3), "float32"), "y_train": ((60, 3), "float32"), "X_val": ((18, 3), "float32"),
                 "y_val": ((18, 3), "float32"), "X_test": ((18, 3), "float32"), "y_test": ((18, 3), "float32"),
-                "feature_names": ((3,), "<U1"), "label_names": ((3,), "<U7"), "order": ((1,), "<U8"), "seed": ((1,), "int64"),
+                "feature_names": ((3,), "<U1"), "label_names": ((3,), "<U7"), "emotion_names": ((7,), "<U8"),
+                "emotion_train": ((60,), "int32"), "emotion_val": ((18,), "int32"), "emotion_test": ((18,), "int32"),
+                "order": ((1,), "<U8"), "seed": ((1,), "int64"),
                 "index_train": ((60,), "int64"), "index_val": ((18,), "int64"), "index_test": ((18,), "int64")}
         assert got == want, got
         assert list(d["label_names"]) == ["happy", "sad", "neutral"]
@@ -323,7 +330,7 @@ struct ExportTests {
         let files = try DatasetExport.csv(try b.dataset(), layout: b.layout)
         #expect(files.map(\.split) == ["train", "val", "test"])
         let lines = String(decoding: files[1].bytes, as: UTF8.self).split(separator: "\n")
-        #expect(lines[0] == "item_id,source_row,balance_copy,image_hash,label,label_name,a,b,c,onehot_happy,onehot_sad,onehot_neutral")
+        #expect(lines[0] == "item_id,source_row,balance_copy,image_hash,label,label_name,emotion,emotion_name,a,b,c,onehot_happy,onehot_sad,onehot_neutral")
         #expect(lines.count == 19)
     }
 

@@ -2,10 +2,11 @@ import Formats
 import Pipeline
 
 /// The final, versioned dataset: one table holding train, val and test (the `split`
-/// column), features, labels, one-hot labels and per-row provenance.
+/// column), features, labels, one-hot labels, each row's source FER2013 emotion and
+/// per-row provenance.
 public struct DatasetStage: Stage {
     public static let kind = "dataset"
-    public static let version = 1
+    public static let version = 2  // 2: keeps the source `emotion` column
     public static let summary = "the final versioned train / val / test dataset"
     public static let inputCount = 1...1
     public static let parameters: [ParameterSpec] = [
@@ -41,7 +42,7 @@ public struct DatasetStage: Stage {
         guard input.rowCount > 0 else { throw stageError(context, "the dataset would have no rows: every row was dropped before this stage (see the rows in → out of the stages above, e.g. 'select' emotions or faces not found)") }
         let hasFeatures = input.column(ColumnName.features) != nil
         let keepImages = images == .always || (images == .auto && !hasFeatures)
-        var names = [ColumnName.split, ColumnName.label, ColumnName.onehot, ColumnName.features] + Self.provenanceColumns
+        var names = [ColumnName.split, ColumnName.label, ColumnName.emotion, ColumnName.onehot, ColumnName.features] + Self.provenanceColumns
         if keepImages { names += Self.imageColumns }
         let columns = names.compactMap { input.column($0) }
         var metadata = input.metadata

@@ -91,14 +91,17 @@ public enum DatasetExport {
         return Inputs(kind: .pixels, bytes: bytes, width: size, shape: c0 == 1 ? [Int(h0), Int(w0)] : [Int(h0), Int(w0), Int(c0)], names: [])
     }
 
-    /// `X_<split>` (float32 features, or uint8 images), `y_<split>` (float32 one-hot),
-    /// for train, val and test, then `feature_names` and `label_names` (Unicode arrays),
+    /// `X_<split>` (float32 features, or uint8 images), `y_<split>` (float32 one-hot) and,
+    /// when the version has it, `emotion_<split>` (int32 FER2013 emotion 0-6) for train, val
+    /// and test, then `feature_names`, `label_names` and `emotion_names` (Unicode arrays),
     /// then how the rows are ordered: `order` (["shuffled"] or ["source"]), `seed` (int64,
     /// one value, or none for source order) and `index_<split>` (int64: each row's position
     /// in the version's stored order of its split, so `argsort` restores that order).
     public static func npz(_ data: VersionDataset, layout: CacheLayout, order: Order = .default) throws -> [UInt8] {
         let x = try inputs(data, layout: layout)
         let classCount = data.classes.count
+        // Each row's source FER2013 emotion (0-6): which emotions a merged class is made of.
+        let emotions = data.table.column(ColumnName.emotion) != nil ? try data.table.int32(ColumnName.emotion) : nil
         var arrays: [(name: String, array: NPYArray)] = []
         let ordered = Self.rows(data, order: order)
         for (s, rows) in ordered.enumerated() {
@@ -117,9 +120,11 @@ public enum DatasetExport {
             var y = [Float](repeating: 0, count: rows.count * classCount)
             for (i, r) in rows.enumerated() where data.labels[r] >= 0 && Int(data.labels[r]) < classCount { y[i * classCount + Int(data.labels[r])] = 1 }
             arrays.append(("y_\(name)", try NPYArray(float32: y, shape: [rows.count, classCount])))
+            if let emotions { arrays.append(("emotion_\(name)", try NPYArray(int32: rows.map { emotions[$0] }, shape: [rows.count]))) }
         }
         arrays.append(("feature_names", try NPYArray(strings: x.names)))
         arrays.append(("label_names", try NPYArray(strings: data.classes)))
+        if emotions != nil { arrays.append(("emotion_names", try NPYArray(strings: Emotion.names))) }
         switch order {
         case .source:
             arrays.append(("order", try NPYArray(strings: ["source"])))
@@ -136,7 +141,8 @@ public enum DatasetExport {
         return try NumPyFile.npz(arrays)
     }
 
-    /// One CSV per split (`<split>.csv`): provenance, `label`, `label_name`, one column per
+    /// One CSV per split (`<split>.csv`): provenance, `label`, `label_name`, `emotion` and
+    /// `emotion_name` (the source FER2013 emotion, when the version has it), one column per
     /// feature (by name) or a `pixels` column, and one `onehot_<class>` column per class;
     /// rows in `order`. `record` says how they were written (the CLI saves it as `export.json`).
     public static func csv(_ data: VersionDataset, layout: CacheLayout, order: Order = .default) throws -> [(split: String, bytes: [UInt8])] {
@@ -153,6 +159,10 @@ public enum DatasetExport {
             columns.append(Formats.Column(name: "label_name", data: .strings(data.labels.map {
                 data.classes.indices.contains(Int($0)) ? data.classes[Int($0)] : ""
             })))
+            if let e = t.column(ColumnName.emotion), case .int32(let codes) = e.data {
+                columns.append(e)
+                columns.append(Formats.Column(name: "emotion_name", data: .strings(codes.map { Emotion.names.indices.contains(Int($0)) ? Emotion.names[Int($0)] : "" })))
+            }
             var expanded: [String: [String]] = [:]
             switch x.kind {
             case .features:

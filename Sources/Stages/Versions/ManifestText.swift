@@ -103,6 +103,7 @@ func renderManifest(_ m: Manifest, tags: [String], ref: String?) -> String {
         out.append("")
         out.append(renderStageStats("augmentation (stage '\(a.stage)')", a.stats, classes: m.classes))
     }
+    out += renderDatasetStageStats(m)
     out.append("")
     out.append("lineage")
     var lineage = [["stage", "kind", "key", "rows in", "rows out", "seconds"]]
