@@ -202,7 +202,10 @@ public struct RunRecordStore: Sendable {
         let record: RunRecord
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            _ = try RecordSeal.verified(Array(data), path: path, what: "run record")
             record = try JSONDecoder().decode(RunRecord.self, from: data)
+        } catch let error as PipelineError {
+            throw error
         } catch {
             throw .cacheCorrupt(path: path, message: "is a run record that does not parse (\(error))")
         }
@@ -288,12 +291,48 @@ public final class InMemoryBuildStore: BuildStore, @unchecked Sendable {
 }
 
 /// Writes a Codable value as sorted, pretty JSON through an atomic write.
+/// Writes `value` as sorted, indented JSON whose last member is a seal: the SHA-256 of the
+/// bytes without it (`RecordSeal`). Only run records and version records are written here.
 func writeJSON<T: Encodable>(_ value: T, to path: String) throws(PipelineError) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
     let data: Data
     do { data = try encoder.encode(value) } catch { throw .io("cannot encode \(path): \(error)") }
-    do { try AtomicFile.write(Array(data) + [0x0A], to: path) } catch { throw PipelineError(error) }
+    do { try AtomicFile.write(RecordSeal.sealed(Array(data)) + [0x0A], to: path) } catch { throw PipelineError(error) }
+}
+
+/// A checksum inside a JSON record, so that damage that still parses (a flipped letter in a
+/// stage name or a statistic) is found on read, as the objects' content hashes find theirs.
+///
+/// The encoder's object `{…\n}` becomes `{…,\n  "seal_sha256" : "<hex>"\n}`, where hex is the
+/// SHA-256 of the unsealed bytes. Decoders ignore the extra member. Records written before
+/// seals existed have none and are read as they are.
+enum RecordSeal {
+    static let marker = Array(",\n  \"seal_sha256\" : \"".utf8)
+
+    static func sealed(_ json: [UInt8]) -> [UInt8] {
+        guard json.count >= 2, json.last == UInt8(ascii: "}"), json[json.count - 2] == 0x0A, json.count > 3 else { return json }
+        let digest = SHA256.digest(json).hex
+        return Array(json[..<(json.count - 2)]) + marker + Array(digest.utf8) + Array("\"\n}".utf8)
+    }
+
+    /// The record's bytes, checked against its seal when it has one.
+    static func verified(_ bytes: [UInt8], path: String, what: String) throws(PipelineError) -> [UInt8] {
+        var end = bytes.count
+        while end > 0 && (bytes[end - 1] == 0x0A || bytes[end - 1] == 0x20) { end -= 1 }
+        let tail = marker.count + 64 + 3  // marker, hex, `"\n}`
+        guard end >= tail, bytes[(end - tail)..<(end - 67)].elementsEqual(marker) else { return bytes }
+        let hex = String(decoding: bytes[(end - 67)..<(end - 3)], as: UTF8.self)
+        guard bytes[(end - 3)..<end].elementsEqual(Array("\"\n}".utf8)) else {
+            throw .cacheCorrupt(path: path, message: "is a \(what) whose checksum line is damaged")
+        }
+        let unsealed = Array(bytes[..<(end - tail)]) + Array("\n}".utf8)
+        let actual = SHA256.digest(unsealed).hex
+        guard actual == hex else {
+            throw .cacheCorrupt(path: path, message: "is a \(what) whose content does not match its checksum (\(actual.prefix(12)), not \(hex.prefix(12))): damaged or edited on disk")
+        }
+        return bytes
+    }
 }
 
 func isoNow() -> String {

@@ -184,7 +184,11 @@ public struct VersionStore: Sendable {
         guard FileManager.default.fileExists(atPath: p) else { return nil }
         let version: DatasetVersion
         do {
-            version = try JSONDecoder().decode(DatasetVersion.self, from: Data(contentsOf: URL(fileURLWithPath: p)))
+            let data = try Data(contentsOf: URL(fileURLWithPath: p))
+            _ = try RecordSeal.verified(Array(data), path: p, what: "version record")
+            version = try JSONDecoder().decode(DatasetVersion.self, from: data)
+        } catch let error as PipelineError {
+            throw error
         } catch {
             throw .cacheCorrupt(path: p, message: "is a version record that does not parse (\(error))")
         }

@@ -88,6 +88,36 @@ struct CacheIntegrityTests {
         #expect(store.scan().damaged.isEmpty)
     }
 
+    @Test("a record damaged where it still parses (a letter of a stage name) fails its seal; an unsealed one is still read")
+    func sealedRecords() throws {
+        let dir = temporaryFolder()
+        let first = try build(chain, in: dir)
+        let layout = CacheLayout(root: dir + "/cache")
+        let versions = VersionStore(layout: layout)
+        let runPath = layout.run(first.stage("b").key), versionPath = versions.path(first.version.id)
+        for path in [runPath, versionPath] {
+            let original = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(original.contains("\"seal_sha256\" : \""), "\(path) is sealed")
+            // "append" → "appene": valid JSON, a plausible record; before seals it was served.
+            try original.replacingOccurrences(of: "\"kind\" : \"append\"", with: "\"kind\" : \"appene\"")
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            expectPipelineError({
+                if path == runPath { _ = try RunRecordStore(layout: layout).record(for: first.stage("b").key) }
+                else { _ = try versions.version(first.version.id) }
+            }) { error in
+                guard case .cacheCorrupt(let p, let message) = error else { return false }
+                return p == path && message.contains("does not match its checksum")
+            }
+            // Without its seal (as records were written before seals) the same record reads.
+            let lines = original.split(separator: "\n", omittingEmptySubsequences: false)
+            let unsealed = lines.filter { !$0.contains("seal_sha256") }.joined(separator: "\n")
+                .replacingOccurrences(of: ",\n}", with: "\n}")
+            try unsealed.write(toFile: path, atomically: true, encoding: .utf8)
+            if path == runPath { #expect(try RunRecordStore(layout: layout).record(for: first.stage("b").key)?.kind == "append") }
+            else { #expect(try versions.version(first.version.id)?.id == first.version.id) }
+        }
+    }
+
     @Test("a memo pack with a damaged record keeps its good records and is moved to quarantine")
     func damagedMemoPack() throws {
         let dir = temporaryFolder()

@@ -137,7 +137,7 @@ struct SourceEmotionTests {
     func exports() throws {
         let b = try BuiltPipeline(featurePipelineJSON, overrides: [happySadUnknown], registry: testStages)
         let data = try b.dataset()
-        let arrays = try NPZReader.read(try DatasetExport.npz(data, layout: b.layout))
+        let arrays = try NPZReader.read(try DatasetExport.npz(data, layout: b.layout, order: .source))
         let byName = Dictionary(uniqueKeysWithValues: arrays.map { ($0.name, $0.array) })
         #expect(byName["emotion_names"]?.strings == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])
         let emotions = try data.table.int32(ColumnName.emotion)
@@ -147,7 +147,7 @@ struct SourceEmotionTests {
             let values = stride(from: 0, to: a.data.count, by: 4).map { Int32(bitPattern: UInt32(a.data[$0]) | UInt32(a.data[$0 + 1]) << 8 | UInt32(a.data[$0 + 2]) << 16 | UInt32(a.data[$0 + 3]) << 24) }
             #expect(values == data.rowsBySplit[s].map { emotions[$0] })
         }
-        let csv = String(decoding: try DatasetExport.csv(data, layout: b.layout)[0].bytes, as: UTF8.self).split(separator: "\n")
+        let csv = String(decoding: try DatasetExport.csv(data, layout: b.layout, order: .source)[0].bytes, as: UTF8.self).split(separator: "\n")
         let header = csv[0].split(separator: ",").map(String.init)
         let e = try #require(header.firstIndex(of: "emotion")), en = try #require(header.firstIndex(of: "emotion_name"))
         let first = csv[1].split(separator: ",").map(String.init)
