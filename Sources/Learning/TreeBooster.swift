@@ -383,7 +383,8 @@ final class TreeGrower {
         if splittable(root) {
             root.slot = allocateSlot()
             drawFeatures(0, tree: tree, node: 0)
-            computeHistograms(build: (0, m, root.slot), derive: nil, evaluate: [(root.slot, 0, root.g, root.h, root.count)])
+            computeHistograms(build: (0, m, root.slot), derive: nil,
+                              first: LeafToEvaluate(slot: root.slot, which: 0, g: root.g, h: root.h, count: root.count), second: nil)
             root.split = pick(0)
             if root.split.gain <= 0 { release(root.slot); root.slot = -1 }
         }
@@ -427,10 +428,11 @@ final class TreeGrower {
                     let row = Int(rows[i])
                     og[i] = g[row]; oh[i] = h[row]
                 }
-                var evaluate: [(slot: Int, which: Int, g: Double, h: Double, count: Int)] = []
-                if smallSplits { drawFeatures(0, tree: tree, node: small.node); evaluate.append((small.slot, 0, small.g, small.h, small.count)) }
-                if largeSplits { drawFeatures(1, tree: tree, node: large.node); evaluate.append((large.slot, 1, large.g, large.h, large.count)) }
-                computeHistograms(build: (small.start, small.end, small.slot), derive: largeSplits ? (large.slot, small.slot) : nil, evaluate: evaluate)
+                if smallSplits { drawFeatures(0, tree: tree, node: small.node) }
+                if largeSplits { drawFeatures(1, tree: tree, node: large.node) }
+                computeHistograms(build: (small.start, small.end, small.slot), derive: largeSplits ? (large.slot, small.slot) : nil,
+                                  first: smallSplits ? LeafToEvaluate(slot: small.slot, which: 0, g: small.g, h: small.h, count: small.count) : nil,
+                                  second: largeSplits ? LeafToEvaluate(slot: large.slot, which: 1, g: large.g, h: large.h, count: large.count) : nil)
                 var smallResult = small, largeResult = large
                 if smallSplits { smallResult.split = pick(0) }
                 if largeSplits { largeResult.split = pick(1) }
@@ -483,61 +485,75 @@ final class TreeGrower {
         return out
     }
 
+    /// A leaf whose best split `computeHistograms` looks for; `which` picks its row of `best`.
+    struct LeafToEvaluate {
+        var slot: Int, which: Int
+        var g: Double, h: Double
+        var count: Int
+    }
+
     /// Per feature, in parallel over features: builds the histogram of rows
     /// `build.start..<build.end` into `build.slot`, turns `derive.large` into
-    /// large − small, and finds each evaluated leaf's best split on that feature.
+    /// large − small, and finds the best split on that feature of each leaf to evaluate.
     private func computeHistograms(build: (start: Int, end: Int, slot: Int), derive: (large: Int, small: Int)?,
-                                   evaluate: [(slot: Int, which: Int, g: Double, h: Double, count: Int)]) {
+                                   first: LeafToEvaluate?, second: LeafToEvaluate?) {
         let rowsBuilt = build.end - build.start
-        let work = rowsBuilt * F + F * 64 * (evaluate.count + (derive == nil ? 0 : 1))
+        let work = rowsBuilt * F + F * 64 * ((first == nil ? 0 : 1) + (second == nil ? 0 : 1) + (derive == nil ? 0 : 1))
         let chunks = options.threads > 1 && work >= 60_000 ? min(options.threads, F) : 1
         let lambda = options.l2, minLeaf = options.minSamplesLeaf, minHess = TreeBooster.minHessianToSplit
-        let pool = self.pool
-        let body = { (chunk: Int) in
-            let f0 = chunk * self.F / chunks, f1 = (chunk + 1) * self.F / chunks
+        let F = self.F, n = self.n, codes = self.codes, rows = self.rows, og = self.og, oh = self.oh
+        let best = self.best, allowed = self.allowed
+        let buildHist = pool[build.slot]
+        let deriveHists = derive.map { (pool[$0.large], pool[$0.small]) }
+        let firstHist = first.map { pool[$0.slot] }, secondHist = second.map { pool[$0.slot] }
+        let binCounts = self.binCounts
+        @inline(__always)
+        func evaluate(_ e: LeafToEvaluate, _ histogram: UnsafeMutablePointer<HistogramBin>, _ f: Int, _ nb: Int) {
+            let out = best + e.which * F + f
+            out.pointee = .none
+            guard allowed[e.which * F + f] else { return }
+            let hh = histogram + f * Self.stride
+            let parentScore = e.g * e.g / (e.h + lambda)
+            var gl = 0.0, hl = 0.0, nl = 0
+            for b in 0..<(nb - 1) {
+                gl += hh[b].g; hl += hh[b].h; nl += hh[b].count
+                if nl < minLeaf { continue }
+                let nr = e.count - nl
+                if nr < minLeaf { break }
+                let hr = e.h - hl
+                if hl < minHess || hr < minHess { continue }
+                let gr = e.g - gl
+                let gain = 0.5 * (gl * gl / (hl + lambda) + gr * gr / (hr + lambda) - parentScore)
+                if gain > out.pointee.gain { out.pointee = SplitChoice(gain: gain, feature: f, bin: b, g: gl, h: hl, count: nl) }
+            }
+        }
+        ParallelLoop.run(count: chunks, jobs: chunks) { chunk in
+            let f0 = chunk * F / chunks, f1 = (chunk + 1) * F / chunks
             for f in f0..<f1 {
-                let nb = self.binCounts[f]
-                let hist = pool[build.slot] + f * Self.stride
+                let nb = binCounts[f]
+                let hist = buildHist + f * Self.stride
                 hist.update(repeating: HistogramBin(g: 0, h: 0, count: 0), count: nb)
-                let column = self.codes + f * self.n
+                let column = codes + f * n
                 var i = build.start
                 while i < build.end {
-                    let b = Int(column[Int(self.rows[i])])
-                    hist[b].g += Double(self.og[i])
-                    hist[b].h += Double(self.oh[i])
+                    let b = Int(column[Int(rows[i])])
+                    hist[b].g += Double(og[i])
+                    hist[b].h += Double(oh[i])
                     hist[b].count += 1
                     i += 1
                 }
-                if let d = derive {
-                    let large = pool[d.large] + f * Self.stride, small = pool[d.small] + f * Self.stride
+                if let d = deriveHists {
+                    let large = d.0 + f * Self.stride, small = d.1 + f * Self.stride
                     for b in 0..<nb {
                         large[b].g -= small[b].g
                         large[b].h -= small[b].h
                         large[b].count -= small[b].count
                     }
                 }
-                for e in evaluate {
-                    let out = self.best + e.which * self.F + f
-                    out.pointee = .none
-                    guard self.allowed[e.which * self.F + f] else { continue }
-                    let hh = pool[e.slot] + f * Self.stride
-                    let parentScore = e.g * e.g / (e.h + lambda)
-                    var gl = 0.0, hl = 0.0, nl = 0
-                    for b in 0..<(nb - 1) {
-                        gl += hh[b].g; hl += hh[b].h; nl += hh[b].count
-                        if nl < minLeaf { continue }
-                        let nr = e.count - nl
-                        if nr < minLeaf { break }
-                        let hr = e.h - hl
-                        if hl < minHess || hr < minHess { continue }
-                        let gr = e.g - gl
-                        let gain = 0.5 * (gl * gl / (hl + lambda) + gr * gr / (hr + lambda) - parentScore)
-                        if gain > out.pointee.gain { out.pointee = SplitChoice(gain: gain, feature: f, bin: b, g: gl, h: hl, count: nl) }
-                    }
-                }
+                if let e = first, let hh = firstHist { evaluate(e, hh, f, nb) }
+                if let e = second, let hh = secondHist { evaluate(e, hh, f, nb) }
             }
         }
-        ParallelLoop.run(count: chunks, jobs: chunks, body)
     }
 
     /// The last grown tree's leaf value for train row `r`, walking on bin codes.
