@@ -45,11 +45,11 @@ done
 python3 - "$OUT/results-$FEATURES.jsonl" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print(f"{'model':52} {'seeds':>6} {'rounds':>7} {'seconds (median)':>17} {'test acc mean ± std':>20} {'macro-F1 mean ± std':>20}")
+print(f"{'model':52} {'seeds':>6} {'rounds':>7} {'seconds (median)':>17} {'ms/round':>9} {'test acc mean ± std':>20} {'macro-F1 mean ± std':>20}")
 for name in dict.fromkeys(r["model"] for r in rows):
     rs = [r for r in rows if r["model"] == name]
     def ms(k):
         xs = [r[k] for r in rs]
         return f"{statistics.mean(xs):.4f} ± {statistics.stdev(xs) if len(xs) > 1 else 0:.4f}"
-    print(f"{name:52} {len(rs):6d} {statistics.median(r['rounds'] for r in rs):7.0f} {statistics.median(r['seconds'] for r in rs):17.2f} {ms('test_accuracy'):>20} {ms('test_macro_f1'):>20}")
+    print(f"{name:52} {len(rs):6d} {statistics.median(r['rounds'] for r in rs):7.0f} {statistics.median(r['seconds'] for r in rs):17.2f} {1000 * statistics.median(r['seconds'] / r['rounds'] for r in rs):9.1f} {ms('test_accuracy'):>20} {ms('test_macro_f1'):>20}")
 PY
