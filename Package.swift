@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "Stages", dependencies: ["Basics", "Pipeline", "Formats", "Inference", "Learning"]),
         .executableTarget(name: "blendset", dependencies: ["Basics", "Stages", "Pipeline", "Formats", "Inference", "Learning"]),
         // Release-mode benchmarks whose figures go in BENCHMARKS.md (never timed in tests).
-        .executableTarget(name: "blendset-bench", dependencies: ["Formats", "Inference"], swiftSettings: numericSettings),
+        .executableTarget(name: "blendset-bench", dependencies: ["Formats", "Inference", "Learning"], swiftSettings: numericSettings),
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "FormatsTests", dependencies: ["Basics", "Formats"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Formats"]),

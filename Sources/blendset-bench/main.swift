@@ -1,8 +1,10 @@
 import Foundation
 import Formats
+import Learning
 
 // Benchmarks for BENCHMARKS.md. Build with `swift build -c release` and run
-// `.build/release/blendset-bench csv [FILE]`.
+// `.build/release/blendset-bench csv [FILE]` or `.build/release/blendset-bench gbt FILE.npz`
+// (benchmarks/gbt-vs-sklearn.sh runs the latter beside scikit-learn).
 
 func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
@@ -33,11 +35,86 @@ func csvBenchmark(_ path: String, runs: Int) throws {
     print(String(format: "streamed read incl. zstd: median %.3f s  = %.0f MB/s of CSV  (min %.3f, max %.3f; %d runs)", median(stream), mb / median(stream), stream.min()!, stream.max()!, runs))
 }
 
+struct BenchError: Error, CustomStringConvertible { var description: String }
+
+/// The float32 arrays of an `.npz` that `blendset export` wrote (a stored zip of .npy files).
+func readNPZ(_ path: String) throws -> [String: (shape: [Int], values: [Float])] {
+    let b = try readFileBytes(atPath: path)
+    func u16(_ i: Int) -> Int { Int(b[i]) | Int(b[i + 1]) << 8 }
+    func u32(_ i: Int) -> Int { u16(i) | u16(i + 2) << 16 }
+    var out: [String: (shape: [Int], values: [Float])] = [:]
+    var p = 0
+    while p + 30 <= b.count, u32(p) == 0x0403_4b50 {
+        guard u16(p + 8) == 0 else { throw BenchError(description: "\(path): member at byte \(p) is compressed; expected a blendset export") }
+        let size = u32(p + 18), nameLength = u16(p + 26), start = p + 30 + nameLength + u16(p + 28)
+        let name = String(decoding: b[(p + 30)..<(p + 30 + nameLength)], as: UTF8.self)
+        let headerLength = u16(start + 8)
+        let header = String(decoding: b[(start + 10)..<(start + 10 + headerLength)], as: UTF8.self)
+        if header.contains("'<f4'"), let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")") {
+            let shape = header[open.upperBound..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            let data = start + 10 + headerLength, count = (size - 10 - headerLength) / 4
+            let values = (0..<count).map { i in Float(bitPattern: UInt32(b[data + 4 * i]) | UInt32(b[data + 4 * i + 1]) << 8 | UInt32(b[data + 4 * i + 2]) << 16 | UInt32(b[data + 4 * i + 3]) << 24) }
+            out[String(name.dropLast(4))] = (shape, values)
+        }
+        p = start + size
+    }
+    return out
+}
+
+/// Native gradient-boosted trees on a `blendset export --format npz` file: trains on
+/// X_train, early-stops on X_val, reports test accuracy, macro-F1 and the training seconds
+/// (binning included, reading the file not), one line of JSON per seed.
+func gbtBenchmark(_ args: [String]) throws {
+    guard let path = args.first else { throw BenchError(description: "usage: blendset-bench gbt FILE.npz [KEY=VALUE ...]") }
+    var o = BoostingOptions(rounds: 600, learningRate: 0.05, maxLeaves: 31, minSamplesLeaf: 20, l2: 1, patience: 10, threads: 2)
+    var seeds: [UInt64] = [42]
+    for kv in args.dropFirst() {
+        let parts = kv.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let v = Double(parts[1]) ?? (parts[0] == "seeds" ? 0 : nil) else { throw BenchError(description: "expected KEY=VALUE, found '\(kv)'") }
+        switch parts[0] {
+        case "rounds": o.rounds = Int(v)
+        case "lr": o.learningRate = v
+        case "max_leaves": o.maxLeaves = Int(v)
+        case "max_depth": o.maxDepth = Int(v)
+        case "min_samples_leaf": o.minSamplesLeaf = Int(v)
+        case "l2": o.l2 = v
+        case "max_bins": o.maxBins = Int(v)
+        case "feature_fraction": o.featureFraction = v
+        case "subsample": o.subsample = v
+        case "patience": o.patience = Int(v)
+        case "threads": o.threads = Int(v)
+        case "seeds": seeds = parts[1].split(separator: ",").compactMap { UInt64($0) }
+        default: throw BenchError(description: "unknown option '\(parts[0])'")
+        }
+    }
+    let d = try readNPZ(path)
+    func split(_ name: String) throws -> (LabeledData, Int) {
+        guard let x = d["X_" + name], let y = d["y_" + name], x.shape.count == 2, y.shape.count == 2 else {
+            throw BenchError(description: "\(path) lacks X_\(name) or y_\(name) of two dimensions")
+        }
+        let k = y.shape[1]
+        let labels = (0..<y.shape[0]).map { r in Int32((0..<k).max { y.values[r * k + $0] < y.values[r * k + $1] }!) }
+        return (LabeledData(features: x.values, labels: labels), k)
+    }
+    let (train, classes) = try split("train"), (val, _) = try split("val"), (test, _) = try split("test")
+    let width = d["X_train"]!.shape[1]
+    for seed in seeds {
+        o.seed = seed
+        let r = try TreeBooster.train(train: train, validation: val, width: width, classes: classes, options: o)
+        let e = Trainer.evaluate(probabilities: r.model.predict(features: test.features, threads: o.threads), labels: test.labels, classes: classes)
+        print(String(format: "{\"model\": \"blendset gbt\", \"seed\": %llu, \"rows\": %d, \"features\": %d, \"rounds\": %d, \"best_round\": %d, \"seconds\": %.3f, \"test_accuracy\": %.6f, \"test_macro_f1\": %.6f}",
+                     seed, train.count, width, r.history.count, r.bestRound, r.seconds, e.metrics.accuracy, e.metrics.macroF1))
+        FileHandle.standardOutput.synchronizeFile()
+    }
+}
+
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "csv":
     try csvBenchmark(args.count > 1 ? args[1] : "../shared/data/fer2013.csv.zst", runs: 7)
+case "gbt":
+    do { try gbtBenchmark(Array(args.dropFirst())) } catch { print("blendset-bench: \(error)"); exit(65) }
 default:
-    print("usage: blendset-bench csv [FILE]")
+    print("usage: blendset-bench csv [FILE] | gbt FILE.npz [rounds=600 lr=0.05 max_leaves=31 min_samples_leaf=20 l2=1 patience=10 threads=2 seeds=1,2,3 ...]")
     exit(64)
 }

@@ -23,9 +23,12 @@ let metricsCommand = CommandSpec(
         VERSION defaults to latest (see 'blendset versions' for ids, tags and latest~N).
         --json prints {"test": {"accuracy", "macro_f1", "per_class": {CLASS: {"precision", "recall",
         "f1", "support"}}, "confusion": [[...]]}, "val": {...}, "epochs", "seconds"}; confusion rows are
-        the true classes, columns the predicted ones, in class order.
+        the true classes, columns the predicted ones, in class order. With train.seeds, test and val are
+        the ensemble's, and "seeds" (each seed's test and val) and "seed_summary" ({"test"|"val":
+        {"accuracy"|"macro_f1": {"mean", "std"}}}) follow; a gbt model adds "feature_importance"
+        ([{"feature", "gain"}], largest first).
         --save DIR writes the train stage's outputs: model.blsmodel (for 'blendset predict'),
-        history.csv, metrics.json, curves.svg and confusion.svg.
+        history.csv, metrics.json, curves.svg, confusion.svg, and importance.svg for gbt.
         """,
     options: [.pipeline, .cache, .json, .save],
     positionals: 0...1,
@@ -34,9 +37,10 @@ let metricsCommand = CommandSpec(
         let version = try VersionStore(layout: layout).resolve(args.positionals.first ?? "latest")
         let metrics = try TrainResults.metrics(version, layout: layout)
         if let dir = args[.save] {
-            let files = [(TrainStage.Artifact.model, "model.blsmodel"), (TrainStage.Artifact.history, "history.csv"),
+            var files = [(TrainStage.Artifact.model, "model.blsmodel"), (TrainStage.Artifact.history, "history.csv"),
                          (TrainStage.Artifact.metrics, "metrics.json"), (TrainStage.Artifact.curves, "curves.svg"),
                          (TrainStage.Artifact.confusion, "confusion.svg")]
+            if try TrainResults.entry(version).artifacts[TrainStage.Artifact.importance] != nil { files.append((TrainStage.Artifact.importance, "importance.svg")) }
             for (artifact, file) in files { try AtomicFile.write(try TrainResults.artifact(artifact, of: version, layout: layout), to: dir + "/" + file) }
             writeError("wrote \(files.map(\.1).joined(separator: ", ")) to \(dir)\n")
         }
@@ -47,6 +51,7 @@ let metricsCommand = CommandSpec(
                 print("\n" + TrainResults.text(split: split, s, classes: TrainResults.classOrder(version, layout: layout)))
             }
         }
+        for extra in [TrainResults.seedText(metrics), TrainResults.importanceText(metrics)].compactMap({ $0 }) { print("\n" + extra) }
         var epochs = "?", seconds = "?"
         if let e = metrics["epochs"]?.intValue { epochs = String(e) }
         if let t = metrics["seconds"]?.doubleValue { seconds = String(format: "%.1f s", t) }
@@ -73,7 +78,8 @@ let predictCommand = CommandSpec(
     usage: "blendset predict [VERSION] --input FILE.csv [--model FILE] [--cache DIR] [--pipeline FILE] [--json]",
     details: """
         The model is the one trained for VERSION (default latest) in the cache, or with --model FILE
-        a model written by 'blendset metrics --save DIR' (DIR/model.blsmodel). The CSV needs a
+        a model written by 'blendset metrics --save DIR' (DIR/model.blsmodel): an LSTM, an MLP,
+        gradient-boosted trees, or an ensemble of one per seed (the mean of their probabilities). The CSV needs a
         header; the model's features are found by name (other columns are ignored, order does not
         matter), so a file with missing or renamed features is refused rather than misread. Give the
         RAW features: the model applies the scaling it was trained with itself. Prints one line per

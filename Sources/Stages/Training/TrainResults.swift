@@ -53,14 +53,50 @@ public enum TrainResults {
 
     /// `{"test", "val", "epochs", "seconds"}`: the metrics artifact plus the training time
     /// from the run's statistics (kept out of the artifact so its bytes do not change from
-    /// run to run).
+    /// run to run). With `train.seeds`, also `"seeds"` (each seed's `{"seed", "test", "val",
+    /// "epochs", "best_epoch"}`) and `"seed_summary"` (`{"test"|"val": {"accuracy"|"macro_f1":
+    /// {"mean", "std"}}}`, sample std); for gbt, `"feature_importance"` (`[{"feature", "gain"}]`,
+    /// largest first). `test` and `val` are always the model's own figures (the ensemble's).
     public static func metrics(_ version: DatasetVersion, layout: CacheLayout) throws -> JSONValue {
         let m = try JSONParser.parse(try artifact(TrainStage.Artifact.metrics, of: version, layout: layout))
         let stats = (try? entry(version).stats) ?? nil
-        return .object([
+        var out: [(String, JSONValue)] = [
             ("test", m["test"] ?? .null), ("val", m["val"] ?? .null), ("epochs", m["epochs"] ?? .null),
             ("seconds", stats?["seconds"]?["total"] ?? .null),
-        ])
+        ]
+        for key in ["seeds", "seed_summary", "feature_importance"] { if let v = m[key] { out.append((key, v)) } }
+        return .object(out)
+    }
+
+    /// Each seed's test and validation accuracy and macro-F1, then mean ± std; nil without seeds.
+    public static func seedText(_ metrics: JSONValue) -> String? {
+        guard let seeds = metrics["seeds"]?.arrayValue, let summary = metrics["seed_summary"] else { return nil }
+        func f(_ v: JSONValue?) -> String { String(format: "%.4f", v?.doubleValue ?? .nan) }
+        var lines = ["seeds (the model is their ensemble: the mean of their probabilities):",
+                     "  seed      test acc  test F1   val acc   val F1"]
+        for s in seeds {
+            let seed = String(s["seed"]?.intValue ?? 0)
+            lines.append("  " + seed.padding(toLength: 8, withPad: " ", startingAt: 0)
+                         + [f(s["test"]?["accuracy"]), f(s["test"]?["macro_f1"]), f(s["val"]?["accuracy"]), f(s["val"]?["macro_f1"])].map { "  " + $0 }.joined())
+        }
+        func pm(_ split: String, _ key: String) -> String { "\(f(summary[split]?[key]?["mean"])) ± \(f(summary[split]?[key]?["std"]))" }
+        lines.append("  mean ± std (n − 1): test accuracy \(pm("test", "accuracy")), test macro-F1 \(pm("test", "macro_f1")), val accuracy \(pm("val", "accuracy")), val macro-F1 \(pm("val", "macro_f1"))")
+        return lines.joined(separator: "\n")
+    }
+
+    /// The largest `limit` feature importances (total split gain) with their share; nil
+    /// for models without them.
+    public static func importanceText(_ metrics: JSONValue, limit: Int = 15) -> String? {
+        guard let items = metrics["feature_importance"]?.arrayValue, !items.isEmpty else { return nil }
+        let total = items.reduce(0.0) { $0 + max(0, $1["gain"]?.doubleValue ?? 0) }
+        let width = max(7, items.prefix(limit).map { ($0["feature"]?.stringValue ?? "").count }.max() ?? 0)
+        var lines = ["feature importance (total split gain, largest \(min(limit, items.count)) of \(items.count)):"]
+        for item in items.prefix(limit) {
+            let gain = item["gain"]?.doubleValue ?? 0
+            lines.append("  " + (item["feature"]?.stringValue ?? "?").padding(toLength: width, withPad: " ", startingAt: 0)
+                         + String(format: "  %12.3f  %5.1f%%", gain, total > 0 ? gain / total * 100 : 0))
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// Class names in label order (the confusion matrix's row order).
