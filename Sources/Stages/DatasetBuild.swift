@@ -62,7 +62,11 @@ extension BuildReport {
                          s.status == .ran ? String(format: "%.2f", s.seconds) : "-"])
         }
         let ran = stages.filter { $0.status == .ran }.count
-        return TextTable.render(rows, rightAligned: [3, 4, 5])
+        // Face stages that ran say how many images went through the face models and how many came from the memo.
+        let face = stages.filter { $0.status == .ran && $0.stats["extracted"]?.intValue != nil }
+        let extraction = face.isEmpty ? "" : "\nface models: \(face.reduce(0) { $0 + ($1.stats["extracted"]?.intValue ?? 0) }) images extracted, "
+            + "\(face.reduce(0) { $0 + ($1.stats["memo_hits"]?.intValue ?? 0) }) from the memo (\(face.map(\.name).joined(separator: ", ")))"
+        return TextTable.render(rows, rightAligned: [3, 4, 5]) + extraction
             + "\n\nversion \(version.shortID)  (\(ran) ran, \(stages.count - ran) cached, \(String(format: "%.2f", seconds)) s)"
     }
 }
