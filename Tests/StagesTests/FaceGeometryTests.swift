@@ -110,3 +110,22 @@ struct FaceGeometryTests {
         #expect(again.report.version.id == first.report.version.id)
     }
 }
+
+@Suite("ready pipelines")
+struct ReadyPipelineTests {
+    @Test("pipelines/best.json: the stages of pipeline.json, all 52 blendshapes plus valid geometry sets, a seeded GBT")
+    func best() throws {
+        let best = try JSONParser.parse(try readFileBytes(atPath: "pipelines/best.json"))
+        let base = try JSONParser.parse(try readFileBytes(atPath: "pipeline.json"))
+        let stages = try #require(best["stages"]?.arrayValue), baseStages = try #require(base["stages"]?.arrayValue)
+        #expect(stages.map { $0["name"] } == baseStages.map { $0["name"] })
+        let blendshapes = try #require(stages.first { $0["name"]?.stringValue == "blendshapes" }?["params"])
+        let stage = try BlendshapesStage(parameters: StageParameters(stage: "blendshapes", values: [
+            "features": try #require(blendshapes["features"]), "geometry": try #require(blendshapes["geometry"])]))
+        #expect(Array(stage.features.prefix(52)) == Blendshapes.names && stage.features.count > 52)
+        let train = try #require(stages.last?["params"])
+        #expect(train["model"]?.stringValue == "gbt" && train["seeds"] == .array([.int(1), .int(2), .int(3)]))
+        // Paths resolve from pipelines/, as from benchmarks/.
+        #expect(stages[0]["params"]?["source"]?.stringValue == "../../shared/data/fer2013.csv.zst")
+    }
+}
