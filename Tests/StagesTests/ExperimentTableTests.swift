@@ -127,6 +127,13 @@ struct ExperimentTableTests {
         t = try ExperimentTable(entries: t.rows.map { .init(version: $0.version, metrics: .object([("test", splitMetrics(0.5, 0.5, perClass: [0.5, 0.5, 0.5]))])) },
                                 baseline: t.rows[1].version)
         #expect(t.baseline.id == t.rows[1].version.id && t.parameterColumns == ["train.lr"])
+        // A long value is cut in the text table only.
+        let long = JSONValue.array((0..<20).map { .string("feature\($0)") })
+        var row = t.rows[0]
+        row.parameters["train.lr"] = long
+        t.rows[0] = row
+        #expect(t.cell(row, "train.lr") == String(long.canonical.prefix(39)) + "…")
+        #expect(t.csv.contains("feature19"))
     }
 
     @Test("sorts by any column, ascending or descending; an unknown column lists the columns")

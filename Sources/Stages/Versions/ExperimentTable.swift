@@ -200,7 +200,9 @@ public struct ExperimentTable: Sendable {
                 guard let f = r.metrics[column] else { return "-" }
                 return f.std.map { String(format: "%.4f ± %.4f", f.mean, $0) } ?? String(format: "%.4f", f.mean)
             }
-            return r.parameters[column]?.canonical ?? "(none)"
+            let value = r.parameters[column]?.canonical ?? "(none)"
+            // A long value (a feature list) would push the metrics off screen; --json and --csv have it whole.
+            return value.count > 40 ? value.prefix(39) + "…" : value
         }
     }
 
