@@ -69,7 +69,11 @@ extension BuildReport {
         }
         let ran = stages.filter { $0.status == .ran }.count
         let counts = "(\(ran) ran, \(stages.count - ran) cached, \(String(format: "%.2f", seconds)) s)"
-        var out = TextTable.render(rows, rightAligned: [3, 4, 5]) + "\n\n"
+        // Face stages that ran say how many images went through the face models and how many came from the memo.
+        let face = stages.filter { $0.status == .ran && $0.stats["extracted"]?.intValue != nil }
+        let extraction = face.isEmpty ? "" : "\nface models: \(face.reduce(0) { $0 + ($1.stats["extracted"]?.intValue ?? 0) }) images extracted, "
+            + "\(face.reduce(0) { $0 + ($1.stats["memo_hits"]?.intValue ?? 0) }) from the memo (\(face.map(\.name).joined(separator: ", ")))"
+        var out = TextTable.render(rows, rightAligned: [3, 4, 5]) + extraction + "\n\n"
         if let recordedVersion {
             out += "version \(recordedVersion.shortID)  \(counts)"
         } else {

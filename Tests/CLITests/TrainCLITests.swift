@@ -1,6 +1,30 @@
 import Foundation
 import Testing
 
+extension CLI {
+    /// Checks JSON text against a schema with python's jsonschema; nil when it is not installed.
+    static func validate(_ json: String, schema: String) -> Result? {
+        let file = folder() + "/out.json"
+        try? json.write(toFile: file, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", """
+            import json, sys
+            try:
+                import jsonschema
+            except ImportError:
+                sys.exit(3)
+            jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))
+            """, schema, file]
+        let err = Pipe()
+        p.standardError = err
+        guard (try? p.run()) != nil else { return nil }
+        let data = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return p.terminationStatus == 3 ? nil : Result(status: p.terminationStatus, stdout: "", stderr: String(decoding: data, as: UTF8.self))
+    }
+}
+
 @Suite("train commands: metrics, predict, tune")
 struct TrainCLITests {
     static let quickTrain = ["--set", "train.epochs=3", "--set", "train.units=[6,4]", "--set", "train.normalize=zscore"]
@@ -79,7 +103,10 @@ struct TrainCLITests {
             + CLI.fast + Self.quickTrain
         let first = try CLI.run(args)
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(first.stdout.contains("Trial #1 summary") && first.stdout.contains("Trial #2 summary"))
+        // The same table as 'compare': the grid parameter is the one column that differs from trial 1.
+        let header = try #require(first.stdout.split(separator: "\n").first { $0.hasPrefix("trial") })
+        #expect(header.contains("train.lr") && header.contains("val acc ▼") && header.contains("test acc"), "\(first.stdout)")
+        #expect(first.stdout.contains("#1 ") && first.stdout.contains("#2 ") && first.stdout.contains("* baseline"))
         let second = try CLI.run(args + ["--json"])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [String: Any])
         let trials = try #require(json["trials"] as? [[String: Any]])
@@ -97,6 +124,30 @@ struct TrainCLITests {
         let again = (try JSONSerialization.jsonObject(with: Data(third.stdout.utf8)) as? [String: Any])?["trials"] as? [[String: Any]] ?? []
         #expect(again.count == 2 && again.allSatisfy { $0["cached"] as? Bool == true })
         #expect(try CLI.run(["metrics", "--cache", cache, String(kept.first?.prefix(12) ?? "")]).status == 0)
+
+        // compare: both trained versions, train.lr differs, --json follows the schema, --csv, --sort.
+        let compare = try CLI.run(["compare", "--cache", cache, "--sort", "-train.lr"])
+        #expect(compare.status == 0, "\(compare.stderr)")
+        let rows = compare.stdout.split(separator: "\n")
+        #expect(rows[0].contains("train.lr ▼") && rows.count == 5 && rows[2].contains("0.01") && rows[3].contains("0.001"), "\(compare.stdout)")
+        let cj = try CLI.run(["compare", "--cache", cache, "--json"])
+        let cjson = try #require(try JSONSerialization.jsonObject(with: Data(cj.stdout.utf8)) as? [String: Any])
+        #expect(cjson["parameters"] as? [String] == ["train.lr"] && (cjson["rows"] as? [Any])?.count == 2)
+        if let r = CLI.validate(cj.stdout, schema: "schemas/compare.schema.json") { #expect(r.status == 0, "\(r.stderr)") }
+        let csv = try CLI.run(["compare", "--cache", cache, "--csv", "--baseline", String(kept[0].prefix(8))])
+        #expect(csv.status == 0 && csv.stdout.hasPrefix("id,tags,train.lr,test_accuracy,test_accuracy_std,"), "\(csv.stdout)")
+        let bad = try CLI.run(["compare", "--cache", cache, "--sort", "nope"])
+        #expect(bad.status == 64 && bad.stderr.contains("no column 'nope' to sort by; columns: id, tags, train.lr, test_accuracy"), "\(bad.stderr)")
+    }
+
+    @Test("tune checks every grid value before the first trial: a bad last value exits 78 at once")
+    func tuneChecksFirst() throws {
+        let cache = CLI.folder() + "/cache"
+        let r = try CLI.run(["tune", "--pipeline", CLI.pipeline, "--cache", cache, "--set", "ingest.source=\(CLI.fixture)",
+                             "--grid", "train.lr=0.001,0.01,fast"] + CLI.fast + Self.quickTrain)
+        #expect(r.status == 78, "\(r.stderr)")
+        #expect(r.stderr.contains("train") && r.stderr.contains("lr") && r.stderr.contains("fast"), "\(r.stderr)")
+        #expect(!r.stderr.contains("trial 1/") && !FileManager.default.fileExists(atPath: cache + "/versions"))
     }
 
     /// (arguments, fragment of stderr): grid errors are usage errors that point at the help.

@@ -79,8 +79,7 @@ public struct AugmentStage: Stage {
         let input = try context.input.table()
         let images = try ImageSet(context.input)
         let featureNames = input.names(MetadataKey.features)
-        let featureIndices = featureNames.compactMap { Blendshapes.names.firstIndex(of: $0) }
-        guard input.column(ColumnName.features) != nil, featureIndices.count == featureNames.count, !featureNames.isEmpty else {
+        guard input.column(ColumnName.features) != nil, let featureMap = FaceFeatureMap(featureNames), !featureNames.isEmpty else {
             throw stageError(context, "the input has no blendshape features; put a 'blendshapes' stage before 'augment'")
         }
         let split = try input.int32(ColumnName.split), labels = try input.int32(ColumnName.label)
@@ -169,7 +168,8 @@ public struct AugmentStage: Stage {
             imageBytes += c.pixels
             imageOffsets.append(Int64(imageBytes.count))
             hashes += c.hash.bytes
-            for i in featureIndices { features.append(all[i]) }
+            let r = refs[c.source]
+            featureMap.append(to: &features, scores: all, points: landmarks.points[...], width: r.width, height: r.height)
             scores.append(landmarks.detectionScore)
             presences.append(landmarks.presence)
             ids.append("\(itemIDs[c.source])~aug\(c.copy)")
@@ -180,7 +180,7 @@ public struct AugmentStage: Stage {
             .setting(Column(name: ColumnName.itemID, data: .strings(ids)))
             .setting(Column(name: ColumnName.imageIndex, data: .int32(index)))
             .setting(Column(name: ColumnName.imageHash, data: .uint8(values: hashes, width: 32)))
-            .setting(Column(name: ColumnName.features, data: .float32(values: features, width: featureIndices.count)))
+            .setting(Column(name: ColumnName.features, data: .float32(values: features, width: featureNames.count)))
         if input.column(ColumnName.detectionScore) != nil {
             augmented = try augmented
                 .setting(Column(name: ColumnName.detectionScore, data: .float32(values: scores, width: 1)))

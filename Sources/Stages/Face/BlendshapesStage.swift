@@ -5,6 +5,8 @@ import Pipeline
 /// Computes the 52 blendshape scores of every row from its landmarks, then keeps the
 /// configured features in the configured order, with the face model its input's
 /// landmarks were made with (which it passes on, with that input's model record).
+/// With `geometry`, pose-normalised features computed from the same landmarks
+/// (`FaceGeometry`) follow the blendshapes; they need no model run.
 public struct BlendshapesStage: Stage {
     public static let kind = "blendshapes"
     /// 2: the output carries the face model record and the `face_model` artifact.
@@ -21,21 +23,51 @@ public struct BlendshapesStage: Stage {
     ]
     public static let parameters: [ParameterSpec] = [
         ParameterSpec("features", default: .array(defaultFeatures.map { .string($0) }),
-                      "blendshape names to keep, in order (any of the 52; see 'blendset help stages')"),
+                      "blendshape names to keep, in order (any of the 52; see 'blendset help stages'), or \"all\" for the 52 in model order"),
+        ParameterSpec("geometry", default: .array([]),
+                      "landmark geometry feature sets appended after the blendshapes, any of: "
+                        + "\"distances\" (29 distances and angles around mouth, eyes, brows, nose, in inter-ocular units after removing roll), "
+                        + "\"pose\" (roll, yaw and pitch proxies, face height and width), "
+                        + "\"aligned\" (aligned x, y of the 146 landmarks the blendshape model reads); [] for none"),
     ]
     public static let movedParameters = movedFaceModelParameters(["model"])
 
+    /// The blendshapes kept, then the geometry features.
     public let features: [String]
-    /// Positions of `features` among the 52 model outputs.
+    /// Positions of the blendshape features among the 52 model outputs.
     public let indices: [Int]
+    /// The geometry sets, in the order given.
+    public let geometry: [String]
 
     public init(parameters: StageParameters) throws(PipelineError) {
-        (features, indices) = try Self.featureList(parameters)
+        let (names, indices) = try Self.featureList(parameters)
+        let geometry = try Self.geometrySets(parameters)
+        features = names + geometry.flatMap { FaceGeometry.sets[$0]! }
+        self.indices = indices
+        self.geometry = geometry
+    }
+
+    static func geometrySets(_ parameters: StageParameters) throws(PipelineError) -> [String] {
+        let v = try parameters.value("geometry")
+        guard let list = v.arrayValue ?? v.stringValue.map({ [JSONValue.string($0)] }) else {
+            throw parameters.invalid("geometry", "expected an array of set names (\(FaceGeometry.setNames.joined(separator: ", "))), found \(v.canonical)")
+        }
+        var sets: [String] = []
+        for item in list {
+            guard let name = item.stringValue, FaceGeometry.sets[name] != nil else {
+                throw parameters.invalid("geometry", "\(item.canonical) is not a geometry set; valid sets: \(FaceGeometry.setNames.joined(separator: ", "))")
+            }
+            if sets.contains(name) { throw parameters.invalid("geometry", "'\(name)' is listed twice") }
+            sets.append(name)
+        }
+        return sets
     }
 
     static func featureList(_ parameters: StageParameters) throws(PipelineError) -> ([String], [Int]) {
-        guard let list = try parameters.value("features").arrayValue, !list.isEmpty else {
-            throw parameters.invalid("features", "expected a non-empty array of blendshape names")
+        let value = try parameters.value("features")
+        if value.stringValue == "all" { return (Blendshapes.names, Array(Blendshapes.names.indices)) }
+        guard let list = value.arrayValue, !list.isEmpty else {
+            throw parameters.invalid("features", "expected \"all\" or a non-empty array of blendshape names, found \(value.canonical)")
         }
         var names: [String] = [], indices: [Int] = []
         for v in list {
@@ -61,10 +93,15 @@ public struct BlendshapesStage: Stage {
             try context.input.bytes(faceModelArtifact)
         }
         let all = try extractor.blendshapes(rows: input, sizes: zip(w, h).map { (Int($0), Int($1)) })
-        var values = [Float](); values.reserveCapacity(input.rowCount * indices.count)
-        for scores in all { for i in indices { values.append(scores[i]) } }
+        let map = FaceFeatureMap(features)!
+        let (points, pointWidth) = try input.float32(ColumnName.landmarks)
+        var values = [Float](); values.reserveCapacity(input.rowCount * features.count)
+        for (row, scores) in all.enumerated() {
+            map.append(to: &values, scores: scores, points: points[(row * pointWidth)..<((row + 1) * pointWidth)],
+                       width: Int(w[row]), height: Int(h[row]))
+        }
         var table = try input.removing([ColumnName.landmarks])
-            .setting(Column(name: ColumnName.features, data: .float32(values: values, width: indices.count)))
+            .setting(Column(name: ColumnName.features, data: .float32(values: values, width: features.count)))
         table.metadata[MetadataKey.features] = jsonNames(features)
         let stats = JSONValue.object([
             ("features", .int(features.count)),

@@ -37,17 +37,13 @@ public struct Tuner: Sendable {
         public var json: JSONValue
         /// Where the summary was stored.
         public var path: String
+        /// The trials as `blendset compare` shows them, best first, against trial 1.
+        public var table: ExperimentTable
 
         /// The ranking for people, best first.
         public var text: String {
-            var out = ["Results summary", "Objective: val accuracy (descending); stored in \(path)"]
-            for (rank, r) in trials.enumerated() {
-                out += ["", "Trial #\(r.trial) summary (rank \(rank + 1)\(r.ran ? "" : ", cached")) — version \(r.version.shortID)", "Hyperparameters:"]
-                out += r.overrides.map { "  \($0.stage).\($0.parameter): \($0.value.canonical)" }
-                out.append(String(format: "Score: val accuracy %.4f, val macro-F1 %.4f, test accuracy %.4f, test macro-F1 %.4f",
-                                  r.score("val", "accuracy"), r.score("val", "macro_f1"), r.score("test", "accuracy"), r.score("test", "macro_f1")))
-            }
-            return out.joined(separator: "\n")
+            "Objective: val accuracy (descending), ties by val macro-F1; stored in \(path)\n"
+                + table.text + (trials.contains { !$0.ran } ? "\ncached: " + trials.filter { !$0.ran }.map { "#\($0.trial)" }.joined(separator: " ") : "")
         }
     }
 
@@ -108,9 +104,18 @@ public struct Tuner: Sendable {
                     onTrial: (Int, Int, [ParameterOverride]) -> Void = { _, _, _ in }) throws -> Result {
         var trials: [Trial] = []
         var layout = CacheLayout(root: cacheRoot ?? DatasetBuild.defaultCacheRoot(pipelineFile: pipelineFile))
-        for (i, combo) in combinations.enumerated() {
+        // Every value, and every combination, is checked before the first trial trains:
+        // a typo in the last value must not cost a full trial first.
+        for axis in try Self.axes(grid) {
+            for value in axis.values {
+                _ = try DatasetBuild(pipelineFile: pipelineFile, cacheRoot: cacheRoot, overrides: base + [value], jobs: jobs)
+            }
+        }
+        let builds = try combinations.map { combo in
+            try DatasetBuild(pipelineFile: pipelineFile, cacheRoot: cacheRoot, overrides: base + combo, jobs: jobs)
+        }
+        for (i, (combo, build)) in zip(combinations, builds).enumerated() {
             onTrial(i + 1, combinations.count, combo)
-            let build = try DatasetBuild(pipelineFile: pipelineFile, cacheRoot: cacheRoot, overrides: base + combo, jobs: jobs)
             layout = build.layout
             let report = try build.run(observer: observer, wait: true)
             let ran = report.stages.contains { $0.kind == TrainStage.kind && $0.status == .ran }
@@ -135,6 +140,10 @@ public struct Tuner: Sendable {
         let path = layout.tuneResult(String(SHA256.digest(summary.canonical).hex.prefix(12)))
         try FileManager.default.createDirectory(atPath: layout.tune, withIntermediateDirectories: true)
         try AtomicFile.write(Array((summary.pretty() + "\n").utf8), to: path)
-        return Result(trials: trials, json: summary, path: path)
+        let trial1 = trials.first { $0.trial == 1 }?.version
+        var table = try ExperimentTable(versions: trials.map(\.version), labels: trials.map { "#\($0.trial)" }, baseline: trial1, layout: layout)
+        table.sortColumn = "val_accuracy"
+        table.descending = true
+        return Result(trials: trials, json: summary, path: path, table: table)
     }
 }
