@@ -38,11 +38,23 @@ public enum TrainResults {
                                                   earlyStopping: patience > 0, heading: heading).utf8)
     }
 
-    /// The epochs of a `history.csv` artifact (`TrainStage.historyCSV`).
+    /// The epochs of a `history.csv` artifact (`TrainStage.historyCSV`). A seeded run's history
+    /// (`TrainStage.seedHistoryCSV`) leads with a `seed` column: the curves are the first seed's,
+    /// as the stage draws them, and `best_epoch` in the metrics is that seed's too.
     static func history(_ bytes: [UInt8], source: String) throws(FormatError) -> [TrainingPlots.Epoch] {
         var out: [TrainingPlots.Epoch] = []
-        for (i, line) in String(decoding: bytes, as: UTF8.self).split(separator: "\n").enumerated().dropFirst() {
-            let f = line.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+        let seeded = lines.first?.hasPrefix("seed,") == true
+        var firstSeed: Substring?
+        for (i, line) in lines.enumerated().dropFirst() {
+            var fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            if seeded {
+                guard let seed = fields.first else { continue }
+                if firstSeed == nil { firstSeed = seed }
+                guard seed == firstSeed else { break }
+                fields.removeFirst()
+            }
+            let f = fields.map { Double($0) }
             guard f.count == 7, let loss = f[1], let accuracy = f[2], let macroF1 = f[3] else {
                 throw FormatError(file: source, line: i + 1, message: "expected 7 comma-separated figures (epoch,loss,accuracy,macro_f1,val_loss,val_accuracy,val_macro_f1), found '\(line)'")
             }
