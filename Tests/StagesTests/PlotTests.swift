@@ -180,6 +180,7 @@ struct PlotTests {
             svgs.append((file, String(decoding: try TrainResults.artifact(name, of: trained.report.version, layout: layout), as: UTF8.self)))
         }
         svgs.append(("curves-synthetic.svg", TrainingPlots.learningCurves(Self.history(40), keptEpoch: 31, earlyStopping: true, heading: Self.heading)))
+        svgs.append(("importance.svg", TrainingPlots.featureImportance((0..<45).map { ("feature\($0) <&>", Double(45 - $0) * 1.5) })))
         let folder = temporaryFolder()
         for (name, svg) in svgs {
             let input = folder + "/" + name, output = input.replacingOccurrences(of: ".svg", with: ".png")
