@@ -9,6 +9,13 @@ public protocol BuildObserver: AnyObject, Sendable {
     func stageProgress(_ stage: String, done: Int, total: Int, unit: String, fromMemo: Int)
     func stageWarning(_ stage: String, _ message: String)
     func stageFinished(_ report: StageReport)
+    /// The stage is expected to take `secondsPerItem` × its progress total after its last
+    /// progress report (measured on its kind's last run in this cache): an ETA adds it.
+    func stageFinishingEstimate(_ stage: String, secondsPerItem: Double)
+}
+
+extension BuildObserver {
+    public func stageFinishingEstimate(_ stage: String, secondsPerItem: Double) {}
 }
 
 public enum StageStatus: String, Sendable, Codable {

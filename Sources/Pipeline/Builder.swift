@@ -198,12 +198,18 @@ public final class Builder: Sendable {
             return report
         }
         observer?.stageStarted(stage.name, kind: stage.kind)
+        if let tail = FinishingTimes.load(layout.finishingTimes)[stage.kind] {
+            observer?.stageFinishingEstimate(stage.name, secondsPerItem: tail)
+        }
         let inputs = inputReports.map { StageInput(stage: $0.name, kind: $0.kind, artifacts: $0.artifacts, contentID: $0.contentID, store: store) }
         let context = StageContext(stage: stage.name, inputs: inputs, parameters: stage.parameters, jobs: jobs,
                                    inputFiles: resolved.inputFiles, memoRoot: layout.memo, observer: observer)
         let clock = Date()
         let (result, ids) = try Builder.execute(stage.implementation, context, store: store)
         let seconds = Date().timeIntervalSince(clock)
+        if let last = context.lastProgress, last.total > 0 {
+            FinishingTimes.record(stage.kind, secondsPerItem: Date().timeIntervalSince(last.time) / Double(last.total), at: layout.finishingTimes)
+        }
         let contentID = Builder.contentID(ids)
         var stats = result.stats
         let warnings = context.warnings

@@ -6,7 +6,13 @@
 /// A stage that reports several passes (augment: its copies, then fill batches) starts a new
 /// pass with a new total or a smaller count; the clock restarts there. A pure value: the
 /// caller passes the time, so tests need no clock.
+///
+/// The time after the last item (encoding and storing the output) is not in any pass: with
+/// `finishingSecondsPerItem` (measured on the stage kind's last run), the ETA adds it.
 public struct ProgressEstimator: Sendable {
+    /// Expected seconds after the last item, per item of the pass total; nil when unknown.
+    public var finishingSecondsPerItem: Double?
+
     /// Time and computed count of the pass's first report; the rate is measured from here.
     private var start: (time: Double, computed: Int)?
     private var last: (done: Int, total: Int, pass: String)?
@@ -19,7 +25,8 @@ public struct ProgressEstimator: Sendable {
         public var fromMemo: Int
         /// Computed items per second; nil until one has been computed after the first report.
         public var rate: Double?
-        /// Seconds until `total`, assuming the items left are computed at `rate`; nil while unknown.
+        /// Seconds until the stage ends: the items left at `rate`, plus the finishing time when
+        /// known; nil while unknown.
         public var secondsLeft: Double?
     }
 
@@ -32,11 +39,14 @@ public struct ProgressEstimator: Sendable {
         last = (done, total, pass)
         if start == nil { start = (time, computed) }
         var e = Estimate(done: done, total: total, fromMemo: fromMemo, rate: nil, secondsLeft: nil)
+        let finishing = (finishingSecondsPerItem ?? 0) * Double(total)
         let n = computed - start!.computed, dt = time - start!.time
-        guard n > 0, dt > 0 else { return e }
-        let rate = Double(n) / dt
-        e.rate = rate
-        e.secondsLeft = Double(max(0, total - done)) / rate
+        if n > 0, dt > 0 { e.rate = Double(n) / dt }
+        if done >= total {
+            if finishingSecondsPerItem != nil { e.secondsLeft = finishing }
+        } else if let rate = e.rate {
+            e.secondsLeft = Double(total - done) / rate + finishing
+        }
         return e
     }
 }
@@ -50,7 +60,7 @@ extension ProgressEstimator.Estimate {
         if let rate {
             parts.append((rate >= 100 ? String(Int(rate.rounded())) : String(Double(Int(rate * 10)) / 10)) + " \(unit)/s" + (fromMemo > 0 ? " computed" : ""))
         }
-        if done < total { parts.append("ETA " + (secondsLeft.map(ProgressEstimator.seconds) ?? "?")) }
+        if done < total || secondsLeft != nil { parts.append("ETA " + (secondsLeft.map(ProgressEstimator.seconds) ?? "?")) }
         return "\(done)/\(total) \(unit) (\(parts.joined(separator: ", ")))"
     }
 }

@@ -16,6 +16,7 @@ public final class StageContext: @unchecked Sendable {
     private weak var observer: (any BuildObserver)?
     private let lock = NSLock()
     private var collectedWarnings: [String] = []
+    private var lastReport: (time: Date, total: Int)?
 
     init(stage: String, inputs: [StageInput], parameters: StageParameters, jobs: Int, inputFiles: [String: InputFile],
          memoRoot: String, observer: (any BuildObserver)?) {
@@ -34,7 +35,17 @@ public final class StageContext: @unchecked Sendable {
     /// `done` of `total` items are finished, `fromMemo` of them found in a memo rather than
     /// computed: progress lines estimate the time left from the computed ones only.
     public func progress(done: Int, total: Int, unit: String = "rows", fromMemo: Int = 0) {
+        lock.lock()
+        lastReport = (Date(), total)
+        lock.unlock()
         observer?.stageProgress(stage, done: done, total: total, unit: unit, fromMemo: fromMemo)
+    }
+
+    /// When the stage last reported progress, and that report's total.
+    var lastProgress: (time: Date, total: Int)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return lastReport
     }
 
     /// A warning shown in the build output and kept in the run record.

@@ -22,6 +22,8 @@ public struct CacheLayout: Sendable {
     public var memo: String { root + "/memo" }
     public var versions: String { root + "/versions" }
     public var fileDigests: String { root + "/files.json" }
+    /// Per stage kind, the seconds after its last progress report (see `FinishingTimes`).
+    public var finishingTimes: String { root + "/finishing-times.json" }
     public var lock: String { root + "/LOCK" }
     /// Damaged files a build or `check --repair` moved aside (never deleted: they may be history).
     public var quarantine: String { root + "/quarantine" }

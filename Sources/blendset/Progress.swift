@@ -43,14 +43,22 @@ final class ProgressPrinter: BuildObserver, @unchecked Sendable {  // all mutabl
         if isTerminal { redraw(force: true) } else if !quiet { write("  run    \(stage) (\(kind))\n") }
     }
 
+    func stageFinishingEstimate(_ stage: String, secondsPerItem: Double) {
+        lock.lock(); defer { lock.unlock() }
+        guard let i = running.firstIndex(where: { $0.name == stage }) else { return }
+        running[i].estimator.finishingSecondsPerItem = secondsPerItem
+    }
+
     func stageProgress(_ stage: String, done: Int, total: Int, unit: String, fromMemo: Int) {
         lock.lock(); defer { lock.unlock() }
         guard let i = running.firstIndex(where: { $0.name == stage }) else { return }
         let now = Date()
+        let before = running[i].estimate.map { 4 * $0.done / max($0.total, 1) }
         running[i].estimate = running[i].estimator.update(time: now.timeIntervalSince(running[i].started), done: done, total: total, fromMemo: fromMemo, pass: unit)
         running[i].unit = unit
         if isTerminal {
-            redraw()
+            // Each quarter is drawn even when reports come faster than the redraw interval.
+            redraw(force: before != 4 * done / max(total, 1))
         } else if !quiet, total > 0, done > 0, now.timeIntervalSince(lastPlain[stage] ?? .distantPast) > 5 {
             lastPlain[stage] = now
             write("  …      \(stage): \(running[i].estimate!.text(unit: unit))\n")

@@ -29,7 +29,45 @@ struct Warner: Stage {
     }
 }
 
-private let registry = StageRegistry([TextSource.self, Append.self, Warner.self])
+/// Reports `items` items done at once (as memo hits are), then works `tail_ms` more, as a
+/// stage that encodes and stores its output does.
+struct Tail: Stage {
+    static let kind = "tail"
+    static let version = 1
+    static let summary = "report items, then finish slowly"
+    static let inputCount = 0...0
+    static let parameters = [
+        ParameterSpec("items", default: .int(100), "items reported"),
+        ParameterSpec("tail_ms", default: .int(200), "milliseconds after the last report"),
+    ]
+    let items: Int, tailMilliseconds: Int
+    init(parameters: StageParameters) throws(PipelineError) {
+        items = try parameters.int("items")
+        tailMilliseconds = try parameters.int("tail_ms")
+    }
+    func run(_ context: StageContext) throws -> StageResult {
+        context.progress(done: items, total: items, unit: "images", fromMemo: items)
+        Thread.sleep(forTimeInterval: Double(tailMilliseconds) / 1000)
+        return StageResult(artifacts: ["out": [UInt8(items & 0xFF)]], rowsOut: items)
+    }
+}
+
+/// Keeps the finishing estimates a build announces.
+final class FinishingObserver: BuildObserver, @unchecked Sendable {  // only touched under `lock`
+    private let lock = NSLock()
+    private var estimates: [String: Double] = [:]
+    var seen: [String: Double] { lock.lock(); defer { lock.unlock() }; return estimates }
+    func waitingForLock(holder: String) {}
+    func stageStarted(_ stage: String, kind: String) {}
+    func stageProgress(_ stage: String, done: Int, total: Int, unit: String, fromMemo: Int) {}
+    func stageWarning(_ stage: String, _ message: String) {}
+    func stageFinished(_ report: StageReport) {}
+    func stageFinishingEstimate(_ stage: String, secondsPerItem: Double) {
+        lock.lock(); estimates[stage] = secondsPerItem; lock.unlock()
+    }
+}
+
+private let registry = StageRegistry([TextSource.self, Append.self, Warner.self, Tail.self])
 
 private func everydayPlan(_ json: String, in folder: String, overrides: [String] = []) throws -> BuildPlan {
     let file = folder + "/pipeline.json"
@@ -164,6 +202,43 @@ struct EverydayUseTests {
         _ = e.update(time: 10, done: 19_900, total: 20_000, fromMemo: 19_900, pass: "images")
         let computing = e.update(time: 12, done: 19_950, total: 20_000, fromMemo: 19_900, pass: "images")
         #expect(computing.rate == 25 && computing.secondsLeft == 2)
+    }
+
+    @Test("the ETA adds the stage's measured finishing time, also once every item is done")
+    func etaAddsFinishingTime() {
+        // 16,384 images from the memo at 16,384/s, then 1.5 s of encoding and storing: at 25%
+        // the items alone say 0.75 s, the whole stage has 2.25 s to go.
+        var e = ProgressEstimator()
+        e.finishingSecondsPerItem = 1.5 / 16_384  // exact in binary, so the sums below are too
+        let unit = "images looked up in the memo"
+        _ = e.update(time: 0, done: 0, total: 16_384, fromMemo: 0, pass: unit)
+        let quarter = e.update(time: 0.25, done: 4096, total: 16_384, fromMemo: 0, pass: unit)
+        #expect(quarter.rate == 16_384 && abs(quarter.secondsLeft! - 2.25) < 1e-9)
+        let done = e.update(time: 1, done: 16_384, total: 16_384, fromMemo: 16_384, pass: "images")
+        #expect(done.secondsLeft == 1.5)
+        #expect(done.text(unit: "images") == "16384/16384 images (100%, 16,384 from memo, ETA 2s)")
+    }
+
+    @Test("a build measures each kind's time after its last progress report, and the next run of that kind is told it")
+    func finishingTimeIsMeasuredAndAnnounced() throws {
+        let dir = temporaryFolder()
+        let json = """
+            { "version": 1, "stages": [ { "name": "t", "kind": "tail", "params": { "items": 100, "tail_ms": 200 } } ] }
+            """
+        let first = FinishingObserver()
+        _ = try builder(json, in: dir).build(observer: first)
+        #expect(first.seen.isEmpty)  // nothing measured yet
+        let times = FinishingTimes.load(dir + "/cache/finishing-times.json")
+        let perItem = try #require(times["tail"])
+        #expect(perItem >= 0.2 / 100 && perItem < 2.0 / 100)
+        // Another key (so it runs again): told the measured tail before its first report.
+        let second = FinishingObserver()
+        _ = try builder(json, in: dir, overrides: ["t.items=50"]).build(observer: second)
+        #expect(second.seen["t"] == perItem)
+        // A damaged file is no estimate, not an error.
+        try "not json".write(toFile: dir + "/cache/finishing-times.json", atomically: true, encoding: .utf8)
+        #expect(FinishingTimes.load(dir + "/cache/finishing-times.json").isEmpty)
+        _ = try builder(json, in: dir, overrides: ["t.items=60"]).build()
     }
 
     @Test("a new pass (a new total, or a count that goes back) restarts the clock")
