@@ -3,8 +3,8 @@ import Formats
 import Learning
 
 // Benchmarks for BENCHMARKS.md. Build with `swift build -c release` and run
-// `.build/release/blendset-bench csv [FILE]` or `.build/release/blendset-bench gbt FILE.npz`
-// (benchmarks/gbt-vs-sklearn.sh runs the latter beside scikit-learn).
+// `.build/release/blendset-bench csv|gbt|models|extract ...` (no arguments: usage).
+// benchmarks/gbt-vs-sklearn.sh runs gbt beside scikit-learn.
 
 func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
@@ -114,7 +114,24 @@ case "csv":
     try csvBenchmark(args.count > 1 ? args[1] : "../shared/data/fer2013.csv.zst", runs: 7)
 case "gbt":
     do { try gbtBenchmark(Array(args.dropFirst())) } catch { print("blendset-bench: \(error)"); exit(65) }
+case "models":
+    do { try modelsBenchmark(task: args.count > 1 ? args[1] : "../shared/models/face_landmarker.task", runs: args.count > 2 ? Int(args[2]) ?? 50 : 50) } catch { print("blendset-bench: \(error)"); exit(65) }
+case "extract":
+    let options = Dictionary(uniqueKeysWithValues: args.dropFirst().compactMap { a -> (String, String)? in
+        let parts = a.split(separator: "=", maxSplits: 1).map(String.init)
+        return parts.count == 2 ? (parts[0], parts[1]) : nil
+    })
+    do {
+        try extractBenchmark(path: options["data"] ?? "../shared/data/fer2013.csv.zst", task: options["model"] ?? "../shared/models/face_landmarker.task",
+                             limit: Int(options["images"] ?? "") ?? 21264, jobs: Int(options["jobs"] ?? "") ?? 2)
+    } catch { print("blendset-bench: \(error)"); exit(65) }
 default:
-    print("usage: blendset-bench csv [FILE] | gbt FILE.npz [rounds=600 lr=0.05 max_leaves=31 min_samples_leaf=20 l2=1 patience=10 threads=2 seeds=1,2,3 ...]")
+    print("""
+        usage: blendset-bench csv [FILE]
+               blendset-bench gbt FILE.npz [rounds=600 lr=0.05 max_leaves=31 min_samples_leaf=20 l2=1 patience=10 threads=2 seeds=1,2,3 ...]
+               blendset-bench models [TASK] [RUNS]          (each face model alone, by operator kind)
+               blendset-bench extract [images=N] [jobs=J] [data=FILE] [model=TASK]   (the landmarker alone)
+        BLENDSET_SIMD=avx2|avx512 forces a kernel path.
+        """)
     exit(64)
 }

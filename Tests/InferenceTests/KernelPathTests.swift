@@ -37,6 +37,20 @@ struct KernelPathTests {
         }
     }
 
+    /// The profiling run (for `blendset-bench models`) computes what `invoke` computes, and
+    /// names every step by its fused operator.
+    @Test func profileRunsTheSameSteps() throws {
+        let models = try FaceModels(taskPath: Ref.taskPath)
+        let interpreter = try Interpreter(model: models.blendshapes)
+        var random = SeededRandom(seed: 7)
+        let input = (0..<interpreter.inputShape.reduce(1, *)).map { _ in Float(random.unit() * 2 - 1) }
+        let expected = try interpreter.run(input)
+        let profile = try input.withUnsafeBufferPointer { try interpreter.profile(input: $0) }
+        #expect((0..<expected.count).map { Array(interpreter.output($0)) } == expected)
+        #expect(profile.contains { $0.kind.hasPrefix("conv 1x1") } && profile.contains { $0.kind == "mean" })
+        #expect(Set(profile.map(\.kind)).count == profile.count && profile.allSatisfy { $0.seconds >= 0 })
+    }
+
     /// Every output bit of the three face models, on seeded random inputs.
     @Test func interpreterOutputsOnRandomInputs() throws {
         let models = try FaceModels(taskPath: Ref.taskPath)

@@ -1,6 +1,8 @@
 extension GraphPlan {
     struct Compiled {
         var steps: [() -> Void]
+        /// What each step computes, for per-operator profiles (`GraphPlan.Node.label`).
+        var stepLabels: [String]
         var input: UnsafeMutablePointer<Float>
         var inputCount: Int
         var outputs: [UnsafeMutablePointer<Float>]
@@ -64,7 +66,7 @@ extension GraphPlan {
         let steps = nodes.map { node in
             GraphPlan.kernel(node, inputs: node.inputs.map { UnsafePointer(pointer($0)) }, output: pointer(node.output), scratch: scratch)
         }
-        return Compiled(steps: steps, input: pointer(inputTensor), inputCount: shapes[inputTensor].reduce(1, *),
+        return Compiled(steps: steps, stepLabels: nodes.map(\.label), input: pointer(inputTensor), inputCount: shapes[inputTensor].reduce(1, *),
                         outputs: model.outputIndices.map { pointer($0) },
                         outputCounts: model.outputIndices.map { shapes[$0].reduce(1, *) })
     }

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Runs one `TFLiteModel` on float32 tensors, single-threaded.
 ///
 /// `init` plans the whole graph once: weights are dequantised (float16 → float32) and
@@ -13,6 +15,7 @@ public final class Interpreter {
     public let outputShapes: [[Int]]
 
     private let steps: [() -> Void]
+    private let stepLabels: [String]
     private let input: UnsafeMutablePointer<Float>
     private let inputCount: Int
     private let outputs: [UnsafeMutablePointer<Float>]
@@ -30,6 +33,7 @@ public final class Interpreter {
         outputNames = model.outputNames
         outputShapes = model.outputShapes
         steps = compiled.steps
+        stepLabels = compiled.stepLabels
         input = compiled.input
         inputCount = compiled.inputCount
         outputs = compiled.outputs
@@ -44,6 +48,24 @@ public final class Interpreter {
         }
         input.update(from: base, count: inputCount)
         for step in steps { step() }
+    }
+
+    /// Runs the model like `invoke`, timing each step: seconds by operator kind (after fusion,
+    /// e.g. "conv 1x1 +prelu", "depthwise 3x3"), in first-seen order. For benchmarks.
+    public func profile(input values: UnsafeBufferPointer<Float>) throws(ModelError) -> [(kind: String, seconds: Double)] {
+        guard values.count == inputCount, let base = values.baseAddress else {
+            throw ModelError(source: modelName, "input has \(values.count) floats, the model expects \(inputCount) (shape \(inputShape))")
+        }
+        input.update(from: base, count: inputCount)
+        var order: [String] = [], totals: [String: UInt64] = [:]
+        for (step, label) in zip(steps, stepLabels) {
+            let t = DispatchTime.now().uptimeNanoseconds
+            step()
+            let dt = DispatchTime.now().uptimeNanoseconds - t
+            if totals[label] == nil { order.append(label) }
+            totals[label, default: 0] += dt
+        }
+        return order.map { ($0, Double(totals[$0]!) / 1e9) }
     }
 
     /// Output `index` of the last `invoke`; valid until the next one.
@@ -222,4 +244,24 @@ func float16ToFloat(_ h: UInt16) -> Float {
         return Float(bitPattern: sign | 0x7F80_0000 | mantissa << 13)
     }
     return Float(bitPattern: sign | UInt32(exponent + 112) << 23 | mantissa << 13)
+}
+
+extension GraphPlan.Node {
+    /// A short name for profiles: the operator, its window, and what was fused into it.
+    var label: String {
+        func window(_ g: WindowGeometry) -> String { "\(g.kH)x\(g.kW)" + (g.strideH > 1 ? "/\(g.strideH)" : "") }
+        func fused(_ alpha: UnsafeMutablePointer<Float>?) -> String { (alpha != nil ? " +prelu" : "") + (inputs.count > 1 ? " +add" : "") }
+        switch kind {
+        case let .conv(g, _, _, _, _, alpha, _): return "conv \(window(g))" + fused(alpha)
+        case let .depthwise(g, _, _, _, _, _, _): return "depthwise \(window(g))"
+        case let .separable(_, _, _, _, _, _, _, alpha, _): return "depthwise+conv 1x1" + fused(alpha)
+        case .maxPool: return "max pool"
+        case let .binary(k): return "\(k.kind)"
+        case let .unary(k): return "\(k.kind)"
+        case .gather: return "gather"
+        case .pad: return "pad"
+        case .concat: return "concat"
+        case .reduce: return "mean"
+        }
+    }
 }
