@@ -50,6 +50,8 @@ public struct TrainedModel: Sendable, Equatable {
     public var classes: [String]
     public var featureNames: [String]
     public var normalization: Normalization
+    /// How probabilities become a class; nil = argmax (and no `decision` key in the file).
+    public var decision: DecisionRule?
 
     public static let magic: [UInt8] = Array("BLSMODEL".utf8)
     /// The newest format version written; 1 is still written for a single network.
@@ -59,11 +61,12 @@ public struct TrainedModel: Sendable, Equatable {
         self.init(members: [.network(network, weights: weights)], classes: classes, featureNames: featureNames, normalization: normalization)
     }
 
-    public init(members: [Member], classes: [String], featureNames: [String], normalization: Normalization) {
+    public init(members: [Member], classes: [String], featureNames: [String], normalization: Normalization, decision: DecisionRule? = nil) {
         self.members = members
         self.classes = classes
         self.featureNames = featureNames
         self.normalization = normalization
+        self.decision = decision
     }
 
     /// The network of a one-network model, or nil.
@@ -92,6 +95,7 @@ public struct TrainedModel: Sendable, Equatable {
         var features: [String]
         var normalization: Normalization
         var tensors: [Tensor]
+        var decision: DecisionRule?
     }
 
     /// The version 2 header: what all members share, then one entry per member whose
@@ -118,6 +122,7 @@ public struct TrainedModel: Sendable, Equatable {
         var features: [String]
         var normalization: Normalization
         var members: [Entry]
+        var decision: DecisionRule?
     }
 
     static func layerHeaders(_ network: Network) -> [Header.Layer] {
@@ -152,7 +157,7 @@ public struct TrainedModel: Sendable, Equatable {
         if members.count == 1, case let .network(network, weights) = members[0] {
             let header = Header(format: "blendset-model", input_steps: network.input.steps, input_features: network.input.features,
                                 layers: Self.layerHeaders(network), classes: classes, features: featureNames, normalization: normalization,
-                                tensors: network.slots.map { .init(name: $0.name, offset: $0.offset, count: $0.count) })
+                                tensors: network.slots.map { .init(name: $0.name, offset: $0.offset, count: $0.count) }, decision: decision)
             let json = Array(try! encoder.encode(header))
             u32(1)
             u32(UInt32(json.count))
@@ -185,7 +190,7 @@ public struct TrainedModel: Sendable, Equatable {
                                      features: t.features, classes: t.classes, trees: t.treeCount, nodes: t.nodes.count))
             }
         }
-        let header = MembersHeader(format: "blendset-model", classes: classes, features: featureNames, normalization: normalization, members: entries)
+        let header = MembersHeader(format: "blendset-model", classes: classes, features: featureNames, normalization: normalization, members: entries, decision: decision)
         let json = Array(try! encoder.encode(header))
         u32(2)
         u32(UInt32(json.count))
@@ -227,7 +232,24 @@ public struct TrainedModel: Sendable, Equatable {
         guard header.normalization.method == .none || header.normalization.shift.count == network.input.size else {
             throw bad("its normalisation has \(header.normalization.shift.count) values for \(network.input.size) features")
         }
-        self.init(network: network, weights: weights, classes: header.classes, featureNames: header.features, normalization: header.normalization)
+        try Self.check(header.decision, classes: header.classes, bad: bad)
+        self.init(members: [.network(network, weights: weights)], classes: header.classes, featureNames: header.features,
+                  normalization: header.normalization, decision: header.decision)
+    }
+
+    /// A stored rule must fit the model's classes; a file that says otherwise is damaged.
+    static func check(_ d: DecisionRule?, classes: [String], bad: (String) -> LearningError) throws(LearningError) {
+        guard let d else { return }
+        switch d.rule {
+        case .classWeights:
+            guard let w = d.weights, w.count == classes.count, w.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                throw bad("its decision rule needs \(classes.count) non-negative class weights, found \(d.weights.map { "\($0.count)" } ?? "none")")
+            }
+        case .reject:
+            guard let c = d.class, classes.contains(c), let t = d.threshold, t.isFinite else {
+                throw bad("its reject rule needs one of the classes (\(classes.joined(separator: ", "))) and a threshold")
+            }
+        }
     }
 
     private init(decodingMembers b: [UInt8], headerLength h: Int, bodyLength: Int, path: String) throws(LearningError) {
@@ -282,7 +304,9 @@ public struct TrainedModel: Sendable, Equatable {
         guard header.normalization.method == .none || header.normalization.shift.count == size else {
             throw bad("its normalisation has \(header.normalization.shift.count) values for \(size) features")
         }
-        self.init(members: members, classes: header.classes, featureNames: header.features, normalization: header.normalization)
+        try Self.check(header.decision, classes: header.classes, bad: bad)
+        self.init(members: members, classes: header.classes, featureNames: header.features, normalization: header.normalization,
+                  decision: header.decision)
     }
 
     public static func read(path: String) throws(LearningError) -> TrainedModel {
@@ -303,6 +327,12 @@ public struct TrainedModel: Sendable, Equatable {
         normalization.apply(to: &x)
         if members.count == 1 { return members[0].predict(x, threads: threads) }
         return Self.average(members.map { $0.predict(x, threads: threads) })
+    }
+
+    /// The class of each row of `probabilities` (from `predict`) under the stored decision
+    /// rule, or argmax when the model has none.
+    public func decide(_ probabilities: [Float]) -> [Int32] {
+        decision?.predict(probabilities, classes: classes) ?? DecisionRule.argmax(probabilities, classes: classes.count)
     }
 
     /// The element-wise mean of equally long probability arrays.

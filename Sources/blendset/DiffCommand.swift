@@ -11,8 +11,9 @@ let diffCommand = CommandSpec(
         and class side by side with deltas, rows added / removed / changed when matched by
         provenance id (item_id plus balance_copy and augmentation columns when present), label
         changes, duplicate-row counts, and per-feature distribution shift per split: mean and std
-        deltas and the two-sample Kolmogorov-Smirnov statistic (0 = same distribution). Lines
-        marked ◀ changed.
+        deltas and the two-sample Kolmogorov-Smirnov statistic (0 = same distribution). For trained
+        versions, the models' test and val accuracy, macro-F1 and per-class precision, recall and
+        F1 side by side. Lines marked ◀ changed.
 
         --json prints stable JSON documented by schemas/diff.schema.json.
         """,

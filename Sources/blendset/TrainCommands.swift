@@ -25,10 +25,18 @@ let metricsCommand = CommandSpec(
         "f1", "support"}}, "confusion": [[...]]}, "val": {...}, "epochs", "seconds"}; confusion rows are
         the true classes, columns the predicted ones, in class order. With train.seeds, test and val are
         the ensemble's, and "seeds" (each seed's test and val) and "seed_summary" ({"test"|"val":
-        {"accuracy"|"macro_f1": {"mean", "std"}}}) follow; a gbt model adds "feature_importance"
-        ([{"feature", "gain"}], largest first).
+        {"accuracy"|"macro_f1": {"mean", "std"}, "per_class": {CLASS: {"precision"|"recall"|"f1":
+        {"mean", "std"}}}}}) follow; a gbt model adds "feature_importance" ([{"feature", "gain"}],
+        largest first). Each split has "by_emotion" ([{"emotion", "predicted": [count per class],
+        "rows"}]: rows are the source FER2013 emotions, columns the predicted classes) when the
+        dataset keeps the emotion column. "decision" is the model's rule (train.decision): {"rule":
+        "argmax"}, or the rule with its "weights" or "class"/"threshold", "objective", and "val":
+        {"before" (argmax), "after" (the rule): {"accuracy", "macro_f1", "recall": {CLASS: r}}},
+        and "test_argmax"; test and val figures are the rule's, as 'predict' applies it.
+        "class_weights" ({CLASS: w}) shows the training weights when train.class_weights is set.
         --save DIR writes the train stage's outputs: model.blsmodel (for 'blendset predict'),
-        history.csv, metrics.json, curves.svg, confusion.svg, and importance.svg for gbt.
+        history.csv, metrics.json, curves.svg, confusion.svg, emotion-confusion.svg (test, source
+        emotion × predicted class), and importance.svg for gbt.
         """,
     options: [.pipeline, .cache, .json, .save],
     positionals: 0...1,
@@ -40,17 +48,22 @@ let metricsCommand = CommandSpec(
             var files = [(TrainStage.Artifact.model, "model.blsmodel"), (TrainStage.Artifact.history, "history.csv"),
                          (TrainStage.Artifact.metrics, "metrics.json"), (TrainStage.Artifact.curves, "curves.svg"),
                          (TrainStage.Artifact.confusion, "confusion.svg")]
-            if try TrainResults.entry(version).artifacts[TrainStage.Artifact.importance] != nil { files.append((TrainStage.Artifact.importance, "importance.svg")) }
+            let stored = try TrainResults.entry(version).artifacts
+            if stored[TrainStage.Artifact.emotionConfusion] != nil { files.append((TrainStage.Artifact.emotionConfusion, "emotion-confusion.svg")) }
+            if stored[TrainStage.Artifact.importance] != nil { files.append((TrainStage.Artifact.importance, "importance.svg")) }
             for (artifact, file) in files { try AtomicFile.write(try TrainResults.artifact(artifact, of: version, layout: layout), to: dir + "/" + file) }
             writeError("wrote \(files.map(\.1).joined(separator: ", ")) to \(dir)\n")
         }
         if args.flag(.json) { return printJSON(metrics) }
         print("version \(version.shortID): \(TrainResults.modelDescription(version))")
+        let order = TrainResults.classOrder(version, layout: layout)
+        if let d = TrainResults.decisionText(metrics, classes: order) { print("\n" + d) }
         for split in ["test", "val"] {
             if let s = metrics[split], s.objectValue != nil {
-                print("\n" + TrainResults.text(split: split, s, classes: TrainResults.classOrder(version, layout: layout)))
+                print("\n" + TrainResults.text(split: split, s, classes: order))
             }
         }
+        if let s = metrics["test"], let e = TrainResults.emotionText(split: "test", s, classes: order) { print("\n" + e) }
         for extra in [TrainResults.seedText(metrics), TrainResults.importanceText(metrics)].compactMap({ $0 }) { print("\n" + extra) }
         var epochs = "?", seconds = "?"
         if let e = metrics["epochs"]?.intValue { epochs = String(e) }
@@ -82,9 +95,11 @@ let predictCommand = CommandSpec(
         gradient-boosted trees, or an ensemble of one per seed (the mean of their probabilities). The CSV needs a
         header; the model's features are found by name (other columns are ignored, order does not
         matter), so a file with missing or renamed features is refused rather than misread. Give the
-        RAW features: the model applies the scaling it was trained with itself. Prints one line per
-        row: row, predicted class, and one probability per class (CSV). --json prints one object:
-        {"model", "classes", "rows": [{"row", "class", "probabilities": {CLASS: p}}]}.
+        RAW features: the model applies the scaling it was trained with itself, and its decision
+        rule (train.decision, stored in the model; argmax when it has none), so the class is the
+        one 'metrics' counts. Prints one line per row: row, predicted class, and one probability
+        per class (CSV). --json prints one object: {"model", "classes", "decision": {"rule", ...},
+        "rows": [{"row", "class", "probabilities": {CLASS: p}}]}.
         """,
     options: [.pipeline, .cache, .model, .input, .json],
     positionals: 0...1,
@@ -107,13 +122,15 @@ let predictCommand = CommandSpec(
         let x = try TrainResults.featureRows(try TableCSV.decode(bytes, source: inputPath), features: model.featureNames, source: inputPath)
         let probs = try model.predict(rawFeatures: x, threads: ProcessInfo.processInfo.activeProcessorCount)
         let k = model.classes.count, rows = probs.count / max(k, 1)
-        func best(_ p: [Float]) -> String { model.classes[p.indices.max { p[$0] < p[$1] } ?? 0] }
+        let decided = model.decide(probs)
+        func best(_ r: Int) -> String { model.classes[Int(decided[r])] }
         if args.flag(.json) {
             printJSON(.object([
                 ("model", .string(modelPath)), ("classes", .array(model.classes.map { .string($0) })),
+                ("decision", TrainStage.decisionJSON(model.decision, classes: model.classes, testArgmax: nil)),
                 ("rows", .array((0..<rows).map { r in
                     let p = Array(probs[(r * k)..<((r + 1) * k)])
-                    return .object([("row", .int(r + 1)), ("class", .string(best(p))),
+                    return .object([("row", .int(r + 1)), ("class", .string(best(r))),
                                     ("probabilities", .object(model.classes.indices.map { (model.classes[$0], .number(Double(p[$0]))) }))])
                 })),
             ]))
@@ -122,7 +139,7 @@ let predictCommand = CommandSpec(
         print((["row", "class"] + model.classes.map { "p_\($0)" }).joined(separator: ","))
         for r in 0..<rows {
             let p = Array(probs[(r * k)..<((r + 1) * k)])
-            print(([String(r + 1), best(p)] + p.map { String(format: "%.6f", $0) }).joined(separator: ","))
+            print(([String(r + 1), best(r)] + p.map { String(format: "%.6f", $0) }).joined(separator: ","))
         }
     })
 

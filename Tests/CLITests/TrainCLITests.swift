@@ -29,6 +29,49 @@ extension CLI {
 struct TrainCLITests {
     static let quickTrain = ["--set", "train.epochs=3", "--set", "train.units=[6,4]", "--set", "train.normalize=zscore"]
 
+    @Test("a decision rule stored in the model: predict applies it and reproduces the metrics' test figures exactly")
+    func decisionRuleThroughPredict() throws {
+        let dir = CLI.folder(), cache = dir + "/cache"
+        let rule = #"train.decision={"rule": "reject", "class": "neutral", "threshold": 0.7}"#
+        let (r, _) = try CLI.buildJSON(cache: cache, Self.quickTrain + ["--set", rule])
+        #expect(r.status == 0, "\(r.stderr)")
+        let m = try CLI.run(["metrics", "--cache", cache, "--json", "--save", dir + "/out"])
+        #expect(m.status == 0, "\(m.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(m.stdout.utf8)) as? [String: Any])
+        let decision = try #require(json["decision"] as? [String: Any])
+        #expect(decision["rule"] as? String == "reject" && decision["threshold"] as? Double == 0.7)
+        let test = try #require(json["test"] as? [String: Any])
+        let text = try CLI.run(["metrics", "--cache", cache])
+        #expect(text.stdout.contains("decision: reject (neutral unless another class has p ≥ 0.7000)"))
+        #expect(text.stdout.contains("test by source emotion"))
+
+        let e = try CLI.run(["export", "--cache", cache, "--format", "csv", "--out", dir + "/csv"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let p = try CLI.run(["predict", "--model", dir + "/out/model.blsmodel", "--input", dir + "/csv/test.csv", "--json"])
+        #expect(p.status == 0, "\(p.stderr)")
+        let out = try #require(try JSONSerialization.jsonObject(with: Data(p.stdout.utf8)) as? [String: Any])
+        #expect((out["decision"] as? [String: Any])?["rule"] as? String == "reject")
+        let predicted = (out["rows"] as? [[String: Any]] ?? []).compactMap { $0["class"] as? String }
+        // The true classes, from the exported CSV's label_name column.
+        let lines = try String(contentsOfFile: dir + "/csv/test.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let column = try #require(lines.first?.firstIndex(of: "label_name"))
+        let truth = lines.dropFirst().map { $0[column] }
+        #expect(predicted.count == truth.count && !truth.isEmpty)
+        let accuracy = Double(zip(predicted, truth).filter { $0 == $1 }.count) / Double(truth.count)
+        #expect(accuracy == test["accuracy"] as? Double)
+        // The rule changes at least one row against argmax: some row is called neutral although another class is more probable.
+        let overruled = (out["rows"] as? [[String: Any]] ?? []).contains { row in
+            let probs = row["probabilities"] as? [String: Double] ?? [:]
+            return row["class"] as? String == "neutral" && probs.contains { $0.key != "neutral" && $0.value > (probs["neutral"] ?? 0) }
+        }
+        #expect(overruled)
+
+        let bad = try CLI.run(["build", "--pipeline", CLI.pipeline, "--cache", cache, "--set", "ingest.source=\(CLI.fixture)"] + CLI.fast
+                              + Self.quickTrain + ["--set", #"train.decision={"rule": "reject", "class": "unknown", "threshold": 0.5}"#])
+        #expect(bad.status == 78, "\(bad.stderr)")
+        #expect(bad.stderr.contains("happy, sad, neutral"))
+    }
+
     @Test("metrics --json has the documented shape; --save writes a model that predict uses on raw features")
     func metricsAndPredict() throws {
         let dir = CLI.folder(), cache = dir + "/cache"
@@ -38,12 +81,13 @@ struct TrainCLITests {
         let m = try CLI.run(["metrics", "--cache", cache, "--json", "--save", dir + "/out"])
         #expect(m.status == 0, "\(m.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(m.stdout.utf8)) as? [String: Any])
-        #expect(Set(json.keys) == ["test", "val", "epochs", "seconds"])
+        #expect(Set(json.keys) == ["test", "val", "epochs", "seconds", "decision"])
+        #expect((json["decision"] as? [String: Any])?["rule"] as? String == "argmax")
         let test = try #require(json["test"] as? [String: Any])
-        #expect(Set(test.keys) == ["accuracy", "macro_f1", "per_class", "confusion"])
+        #expect(Set(test.keys) == ["accuracy", "macro_f1", "per_class", "confusion", "by_emotion"])
         #expect((test["confusion"] as? [[Int]])?.count == 3)
         #expect(json["epochs"] as? Int == 3)
-        for f in ["model.blsmodel", "history.csv", "metrics.json", "curves.svg", "confusion.svg"] {
+        for f in ["model.blsmodel", "history.csv", "metrics.json", "curves.svg", "confusion.svg", "emotion-confusion.svg"] {
             #expect(FileManager.default.fileExists(atPath: dir + "/out/" + f), "\(f)")
         }
         let text = try CLI.run(["metrics", "--cache", cache])

@@ -158,7 +158,7 @@ struct TrainStageTests {
     func noSeeds() throws {
         let b = try BuiltPipeline(Self.json)
         let metrics = try JSONParser.parse(try artifact(b, TrainStage.Artifact.metrics))
-        #expect(Set(metrics.objectValue!.map(\.key)) == ["test", "val", "epochs", "classes", "best_epoch"])
+        #expect(Set(metrics.objectValue!.map(\.key)) == ["test", "val", "epochs", "classes", "best_epoch", "decision"])
         #expect(try artifact(b, TrainStage.Artifact.model)[8] == 1)
         #expect(b.stage("train").artifacts[TrainStage.Artifact.importance] == nil)
     }

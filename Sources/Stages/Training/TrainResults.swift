@@ -22,9 +22,14 @@ public enum TrainResults {
         let e = try entry(version)
         guard let id = e.artifacts[name] else { throw VersionError.missingArtifact(version: version.shortID, stage: e.name, artifact: name) }
         let stored = try ArtifactStore(layout: layout).read(id)
-        guard name == TrainStage.Artifact.curves || name == TrainStage.Artifact.confusion else { return stored }
+        guard [TrainStage.Artifact.curves, TrainStage.Artifact.confusion, TrainStage.Artifact.emotionConfusion].contains(name) else { return stored }
         let metrics = try JSONParser.parse(try artifact(TrainStage.Artifact.metrics, of: version, layout: layout))
         let heading = TrainingPlots.Heading(subject: "version \(version.shortID)", parameters: TrainingPlots.parameterSummary(e.parameters))
+        if name == TrainStage.Artifact.emotionConfusion {
+            guard let rows = metrics["test"]?["by_emotion"]?.arrayValue else { return stored }
+            let classes = metrics["classes"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            return Array(TrainingPlots.emotionConfusion(emotionRows(rows), classes: classes, title: "Test: source emotion × predicted class", heading: heading).utf8)
+        }
         if name == TrainStage.Artifact.confusion {
             guard let rows = metrics["test"]?["confusion"]?.arrayValue else { return stored }
             let confusion = rows.map { ($0.arrayValue ?? []).map { $0.intValue ?? 0 } }
@@ -36,6 +41,10 @@ public enum TrainResults {
         let patience = e.parameters["early_stopping_patience"]?.intValue ?? 0
         return Array(TrainingPlots.learningCurves(history, keptEpoch: metrics["best_epoch"]?.intValue ?? history.count,
                                                   earlyStopping: patience > 0, heading: heading).utf8)
+    }
+
+    static func emotionRows(_ rows: [JSONValue]) -> [(name: String, counts: [Int])] {
+        rows.map { ($0["emotion"]?.stringValue ?? "?", ($0["predicted"]?.arrayValue ?? []).map { $0.intValue ?? 0 }) }
     }
 
     /// The epochs of a `history.csv` artifact (`TrainStage.historyCSV`). A seeded run's history
@@ -63,12 +72,15 @@ public enum TrainResults {
         return out
     }
 
-    /// `{"test", "val", "epochs", "seconds"}`: the metrics artifact plus the training time
+    /// `{"test", "val", "epochs", "seconds", "decision"}`: the metrics artifact plus the training time
     /// from the run's statistics (kept out of the artifact so its bytes do not change from
     /// run to run). With `train.seeds`, also `"seeds"` (each seed's `{"seed", "test", "val",
     /// "epochs", "best_epoch"}`) and `"seed_summary"` (`{"test"|"val": {"accuracy"|"macro_f1":
     /// {"mean", "std"}}}`, sample std); for gbt, `"feature_importance"` (`[{"feature", "gain"}]`,
-    /// largest first). `test` and `val` are always the model's own figures (the ensemble's).
+    /// largest first); with class weights, `"class_weights"` ({CLASS: w}). `test` and `val` are
+    /// always the model's own figures (the ensemble's, under its decision rule); each split has
+    /// `"by_emotion"` ([{"emotion", "predicted": [count per class], "rows"}]) when the dataset
+    /// keeps the source emotion.
     public static func metrics(_ version: DatasetVersion, layout: CacheLayout) throws -> JSONValue {
         let m = try JSONParser.parse(try artifact(TrainStage.Artifact.metrics, of: version, layout: layout))
         let stats = (try? entry(version).stats) ?? nil
@@ -76,7 +88,8 @@ public enum TrainResults {
             ("test", m["test"] ?? .null), ("val", m["val"] ?? .null), ("epochs", m["epochs"] ?? .null),
             ("seconds", stats?["seconds"]?["total"] ?? .null),
         ]
-        for key in ["seeds", "seed_summary", "feature_importance"] { if let v = m[key] { out.append((key, v)) } }
+        out.append(("decision", m["decision"] ?? .object([("rule", .string("argmax"))])))
+        for key in ["class_weights", "seeds", "seed_summary", "feature_importance"] { if let v = m[key] { out.append((key, v)) } }
         return .object(out)
     }
 
@@ -93,6 +106,46 @@ public enum TrainResults {
         }
         func pm(_ split: String, _ key: String) -> String { "\(f(summary[split]?[key]?["mean"])) ± \(f(summary[split]?[key]?["std"]))" }
         lines.append("  mean ± std (n − 1): test accuracy \(pm("test", "accuracy")), test macro-F1 \(pm("test", "macro_f1")), val accuracy \(pm("val", "accuracy")), val macro-F1 \(pm("val", "macro_f1"))")
+        return lines.joined(separator: "\n")
+    }
+
+    /// The decision rule, its parameters and its val figures before → after; nil for argmax.
+    public static func decisionText(_ metrics: JSONValue, classes: [String]) -> String? {
+        guard let d = metrics["decision"], let rule = d["rule"]?.stringValue, rule != "argmax" else { return nil }
+        func f(_ v: JSONValue?) -> String { String(format: "%.4f", v?.doubleValue ?? .nan) }
+        var what = rule
+        if let w = d["weights"] { what += " (" + classes.map { "\($0) × \(f(w[$0]))" }.joined(separator: ", ") + ")" }
+        if let c = d["class"]?.stringValue, let t = d["threshold"] { what += " (\(c) unless another class has p ≥ \(f(t)))" }
+        if let o = d["objective"]?.stringValue {
+            what += ", objective \(o)"
+            if let t = d["target"], let c = t["class"]?.stringValue { what += " (\(c) recall ≥ \(f(t["recall"])))" }
+        }
+        var lines = ["decision: \(what)"]
+        if let v = d["val"] {
+            func fig(_ x: JSONValue?) -> String {
+                "accuracy \(f(x?["accuracy"])), macro-F1 \(f(x?["macro_f1"])), recall " + classes.map { "\($0) \(f(x?["recall"]?[$0]))" }.joined(separator: " ")
+            }
+            lines.append("  val argmax:  " + fig(v["before"]))
+            lines.append("  val rule:    " + fig(v["after"]))
+        }
+        if let t = d["test_argmax"] { lines.append("  test argmax: accuracy \(f(t["accuracy"])), macro-F1 \(f(t["macro_f1"])) (the test figures above use the rule)") }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The rows of one split's "by_emotion": source emotion × predicted class, with row shares.
+    public static func emotionText(split: String, _ s: JSONValue, classes: [String]) -> String? {
+        guard let rows = s["by_emotion"]?.arrayValue, !rows.isEmpty else { return nil }
+        let width = max(9, rows.map { ($0["emotion"]?.stringValue ?? "").count }.max() ?? 0)
+        let colWidth = max(16, (classes.map(\.count).max() ?? 0) + 2)
+        func pad(_ t: String, _ w: Int) -> String { t.count >= w ? t : String(repeating: " ", count: w - t.count) + t }
+        var lines = ["\(split) by source emotion (rows = FER2013 emotion, columns = predicted class; count and share of the row):",
+                     "  " + "emotion".padding(toLength: width, withPad: " ", startingAt: 0) + classes.map { pad($0, colWidth) }.joined() + pad("rows", 8)]
+        for (name, counts) in emotionRows(rows) {
+            let total = counts.reduce(0, +)
+            lines.append("  " + name.padding(toLength: width, withPad: " ", startingAt: 0)
+                         + counts.map { pad(String(format: "%d (%.1f%%)", $0, total > 0 ? 100 * Double($0) / Double(total) : 0), colWidth) }.joined()
+                         + pad(String(total), 8))
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -15,9 +15,14 @@ public struct TrainStage: Stage {
     // weights differ from version 2 for the same seed.
     // 4: the plots mark the kept epoch, carry the parameters, shade the confusion matrix
     // by row share with legible text (same model, history and metrics as 3).
-    public static let version = 4
+    // 5: metrics gain the confusion by source emotion ("by_emotion"), "decision" and, with
+    // seeds, per-class mean ± std; an emotion-confusion SVG; decision rules and the
+    // balanced_source / balanced_val class weights (an argmax model is byte-identical to 4's).
+    public static let version = 5
     public static let summary = "train an LSTM, MLP or gradient-boosted tree classifier on the dataset (one per seed: an ensemble); metrics, curves, confusion matrix, model"
-    public static let inputCount = 1...1
+    /// The dataset; optionally, second, a stage before 'balance' whose train split gives
+    /// the class counts of `class_weights: "balanced_source"`.
+    public static let inputCount = 1...2
     public static let parameters: [ParameterSpec] = [
         ParameterSpec("model", default: .string("lstm"),
                       "\"lstm\": the features as a sequence of steps × 1 value through stacked LSTMs; \"mlp\": the features as one vector through Dense layers; \"gbt\": gradient-boosted trees (histogram-based, softmax; the gbt_* parameters)"),
@@ -39,7 +44,9 @@ public struct TrainStage: Stage {
         ParameterSpec("seeds", default: .null,
                       "null: one model, seeded by 'seed'; a list such as [1, 2, 3]: one model per seed, each seed's metrics with mean ± std, and the ensemble (mean of the probabilities) as the model"),
         ParameterSpec("class_weights", default: .null,
-                      "null (all 1), \"balanced\" (n / (classes × count), from the train split), or one number per class"),
+                      "null (all 1); \"balanced\": n / (classes × count_c) from the train split as trained on (all 1 when balance made it even); \"balanced_source\": the same formula on the train split BEFORE balancing, counted in the stage's second input (e.g. \"inputs\": [\"dataset\", \"split\"]); \"balanced_val\": val share_c / train share_c, so the weighted train classes have val's shares (mean weight 1 per train row); or one number per class"),
+        ParameterSpec("decision", default: .string("argmax"),
+                      "how probabilities become a class, stored in the model and applied by 'predict': \"argmax\"; {\"rule\": \"class_weights\", \"objective\": \"macro_f1\"} (per-class multipliers on the probabilities, coordinate ascent over the grid 2^(i/4), i = −12…12, maximising val macro-F1); {\"rule\": \"class_weights\", \"objective\": \"recall\", \"class\": C, \"target\": R} (the best val macro-F1 among the weights whose val recall of C is ≥ R); {\"rule\": \"reject\", \"class\": C, \"threshold\": T or \"tune\"} (predict C unless the best other class's probability is ≥ T; \"tune\": T in 0, 0.01, …, 1 with the best val macro-F1)"),
         ParameterSpec("early_stopping_patience", default: .int(0),
                       "stop when the validation loss has not improved for this many epochs (gbt: rounds) and keep the best epoch's weights (trees); 0 = off"),
         ParameterSpec("normalize", default: .string("none"),
@@ -56,7 +63,23 @@ public struct TrainStage: Stage {
     ]
 
     public enum ModelKind: String, Sendable { case lstm, mlp, gbt }
-    public enum ClassWeights: Sendable, Equatable { case none, balanced, given([Float]) }
+    public enum ClassWeights: Sendable, Equatable { case none, balanced, balancedSource, balancedVal, given([Float]) }
+
+    /// `train.decision` as configured; class names are checked against the dataset's when the stage runs.
+    public enum DecisionSetting: Sendable, Equatable {
+        case argmax
+        case classWeights(recallOf: (class: String, target: Double)?)
+        case reject(class: String, threshold: Double?)
+
+        public static func == (a: Self, b: Self) -> Bool {
+            switch (a, b) {
+            case (.argmax, .argmax): return true
+            case let (.classWeights(x), .classWeights(y)): return x?.class == y?.class && x?.target == y?.target
+            case let (.reject(c, t), .reject(d, u)): return c == d && t == u
+            default: return false
+            }
+        }
+    }
 
     public let model: ModelKind
     public let units: [Int]
@@ -67,6 +90,7 @@ public struct TrainStage: Stage {
     public let batchSize: Int
     public let seed: UInt64
     public let classWeights: ClassWeights
+    public let decision: DecisionSetting
     public let patience: Int
     public let normalize: Normalization.Method
     /// nil: one model seeded by `seed`.
@@ -81,6 +105,8 @@ public struct TrainStage: Stage {
         public static let metrics = "metrics"
         public static let curves = "curves"
         public static let confusion = "confusion"
+        /// Rows: the source FER2013 emotions; columns: the predicted classes (test split).
+        public static let emotionConfusion = "emotion_confusion"
         /// gbt only: total split gain per feature, as an SVG bar chart.
         public static let importance = "importance"
     }
@@ -115,11 +141,16 @@ public struct TrainStage: Stage {
             classWeights = .none
         } else if cw.stringValue == "balanced" {
             classWeights = .balanced
+        } else if cw.stringValue == "balanced_source" {
+            classWeights = .balancedSource
+        } else if cw.stringValue == "balanced_val" {
+            classWeights = .balancedVal
         } else if let list = cw.arrayValue, !list.isEmpty, list.allSatisfy({ ($0.doubleValue ?? -1) >= 0 }) {
             classWeights = .given(list.map { Float($0.doubleValue!) })
         } else {
-            throw p.invalid("class_weights", "expected null, \"balanced\" or an array of non-negative numbers (one per class), found \(cw.canonical)")
+            throw p.invalid("class_weights", "expected null, \"balanced\", \"balanced_source\", \"balanced_val\" or an array of non-negative numbers (one per class), found \(cw.canonical)")
         }
+        decision = try Self.decisionSetting(p)
         patience = try p.int("early_stopping_patience", in: 0...100_000)
         normalize = Normalization.Method(rawValue: try p.string("normalize", oneOf: ["none", "zscore", "minmax"]))!
         let sv = try p.value("seeds")
@@ -141,6 +172,54 @@ public struct TrainStage: Stage {
         if boosting.maxLeaves == 1 { throw p.invalid("gbt_max_leaves", "expected 0 (no limit) or at least 2 leaves, found 1") }
         if boosting.maxLeaves == 0 && boosting.maxDepth == 0 {
             throw p.invalid("gbt_max_leaves", "is 0 (no limit) and gbt_max_depth is 0 (no limit) too: set gbt_max_leaves ≥ 2 or gbt_max_depth ≥ 1")
+        }
+    }
+
+    static func decisionSetting(_ p: StageParameters) throws(PipelineError) -> DecisionSetting {
+        let d = try p.value("decision")
+        if case .null = d.kind { return .argmax }
+        if let name = d.stringValue {
+            guard name == "argmax" else { throw p.invalid("decision", "expected \"argmax\" or an object with \"rule\": \"class_weights\" or \"reject\", found \(d.canonical)") }
+            return .argmax
+        }
+        guard let members = d.objectValue else {
+            throw p.invalid("decision", "expected \"argmax\" or an object such as {\"rule\": \"class_weights\", \"objective\": \"macro_f1\"}, found \(d.canonical)")
+        }
+        func allow(_ keys: [String]) throws(PipelineError) {
+            if let extra = members.first(where: { !keys.contains($0.key) }) {
+                throw p.invalid("decision", "unknown key '\(extra.key)'; this rule takes \(keys.map { "'\($0)'" }.joined(separator: ", "))")
+            }
+        }
+        func className() throws(PipelineError) -> String {
+            guard let c = d["class"]?.stringValue, !c.isEmpty else { throw p.invalid("decision", "needs \"class\": the name of one of the dataset's classes, found \(d["class"]?.canonical ?? "none")") }
+            return c
+        }
+        switch d["rule"]?.stringValue {
+        case "class_weights":
+            switch d["objective"]?.stringValue ?? "macro_f1" {
+            case "macro_f1":
+                try allow(["rule", "objective"])
+                return .classWeights(recallOf: nil)
+            case "recall":
+                try allow(["rule", "objective", "class", "target"])
+                let c = try className()
+                guard let t = d["target"]?.doubleValue, t > 0, t <= 1 else {
+                    throw p.invalid("decision", "objective \"recall\" needs \"target\": the val recall of '\(c)' to reach, a number in (0, 1], found \(d["target"]?.canonical ?? "none")")
+                }
+                return .classWeights(recallOf: (c, t))
+            default:
+                throw p.invalid("decision", "unknown objective \(d["objective"]!.canonical); expected \"macro_f1\" or \"recall\"")
+            }
+        case "reject":
+            try allow(["rule", "class", "threshold"])
+            let c = try className()
+            if d["threshold"]?.stringValue == "tune" { return .reject(class: c, threshold: nil) }
+            guard let t = d["threshold"]?.doubleValue, t >= 0, t <= 1 else {
+                throw p.invalid("decision", "rule \"reject\" needs \"threshold\": a probability in [0, 1] or \"tune\", found \(d["threshold"]?.canonical ?? "none")")
+            }
+            return .reject(class: c, threshold: t)
+        default:
+            throw p.invalid("decision", "unknown rule \(d["rule"]?.canonical ?? "(none)"); expected \"class_weights\" or \"reject\" (or \"argmax\" instead of an object)")
         }
     }
 
@@ -172,14 +251,18 @@ public struct TrainStage: Stage {
         let labels = try table.int32(ColumnName.label), splits = try table.int32(ColumnName.split)
         var names = table.names(MetadataKey.features)
         if names.count != width { names = (0..<width).map { "f\($0)" } }
+        let emotionColumn = table.column(ColumnName.emotion) != nil ? try table.int32(ColumnName.emotion) : nil
         var data: [Split: LabeledData] = [:]
+        var emotionsOf: [Split: [Int32]] = [:]
         for s in Split.allCases {
-            var f: [Float] = [], l: [Int32] = []
+            var f: [Float] = [], l: [Int32] = [], e: [Int32] = []
             for r in 0..<table.rowCount where splits[r] == s.rawValue {
                 f.append(contentsOf: x[(r * width)..<((r + 1) * width)])
                 l.append(labels[r])
+                if let emotionColumn { e.append(emotionColumn[r]) }
             }
             data[s] = LabeledData(features: f, labels: l)
+            emotionsOf[s] = emotionColumn == nil ? nil : e
         }
         let train = data[.train]!, val = data[.val]!, test = data[.test]!
         // A degenerate dataset (e.g. a tiny or filtered source) is still a dataset: the build
@@ -214,6 +297,18 @@ public struct TrainStage: Stage {
         switch classWeights {
         case .none: break
         case .balanced: weightsByClass = counts.map { $0 == 0 ? 0 : Float(Double(train.count) / Double(classes.count * $0)) }
+        case .balancedSource:
+            let source = try sourceCounts(context, classes: classes)
+            let n = source.reduce(0, +)
+            weightsByClass = source.map { $0 == 0 ? 0 : Float(Double(n) / Double(classes.count * $0)) }
+        case .balancedVal:
+            guard val.count > 0 else { throw stageError(context, "class_weights \"balanced_val\" needs the val split's class shares, and the val split is empty") }
+            var valCounts = [Int](repeating: 0, count: classes.count)
+            for l in val.labels { valCounts[Int(l)] += 1 }
+            // w_c = val share / train share: the weighted train rows have val's class shares and sum to n.
+            weightsByClass = classes.indices.map { c in
+                counts[c] == 0 ? 0 : Float((Double(valCounts[c]) / Double(val.count)) / (Double(counts[c]) / Double(train.count)))
+            }
         case let .given(w):
             guard w.count == classes.count else { throw stageError(context, "class_weights has \(w.count) values for \(classes.count) classes (\(classes.joined(separator: ", ")))") }
             weightsByClass = w
@@ -259,7 +354,53 @@ public struct TrainStage: Stage {
             }
             fits.append(fit)
         }
-        let trained = TrainedModel(members: fits.map(\.member), classes: classes, featureNames: names, normalization: scaling)
+        let ruleClass: Int?
+        switch decision {
+        case .argmax, .classWeights(recallOf: nil): ruleClass = nil
+        case let .classWeights(recallOf: (name, _)?), let .reject(name, _):
+            guard let c = classes.firstIndex(of: name) else {
+                throw PipelineError.stageFailed(stage: context.stage, underlying: context.parameters.invalid("decision",
+                    "names class '\(name)', which the dataset does not have; its classes are \(classes.joined(separator: ", "))"))
+            }
+            ruleClass = c
+        }
+        let tunedOnVal: Bool
+        switch decision {
+        case .argmax, .reject(_, _?): tunedOnVal = false
+        default: tunedOnVal = true
+        }
+        if tunedOnVal && val.count == 0 {
+            throw stageError(context, "decision \(context.parameters.values["decision"]?.canonical ?? "") is tuned on the val split, and it is empty; use \"argmax\" or a fixed reject threshold")
+        }
+        let k = classes.count
+        // The rule for one set of val probabilities (the ensemble's, or one seed's), with its val figures before and after.
+        func rule(valProbabilities p: [Float], seedLabel: String) -> DecisionRule? {
+            var r: DecisionRule
+            switch decision {
+            case .argmax: return nil
+            case let .classWeights(recallOf: recall):
+                let t = DecisionTuning.classWeights(probabilities: p, labels: val.labels, classes: k, recallOf: recall.map { (ruleClass!, $0.target) })
+                r = DecisionRule(rule: .classWeights, weights: t.weights)
+                r.objective = recall == nil ? "macro_f1" : "recall"
+                r.target_class = recall?.class
+                r.target = recall?.target
+                if let recall, !t.reached {
+                    context.warn("\(seedLabel)decision: no class weights reach val recall \(recall.target) for '\(recall.class)'; kept the highest reachable (\(String(format: "%.4f", r.figures(p, labels: val.labels, classes: classes).recall[ruleClass!])))")
+                }
+            case let .reject(name, threshold):
+                r = DecisionRule(rule: .reject, class: name,
+                                 threshold: threshold ?? DecisionTuning.rejectThreshold(probabilities: p, labels: val.labels, classes: k, reject: ruleClass!))
+            }
+            if val.count > 0 {
+                r.val_before = DecisionRule.Figures(ClassificationMetrics(trueLabels: val.labels, predicted: DecisionRule.argmax(p, classes: k), classes: k))
+                r.val_after = r.figures(p, labels: val.labels, classes: classes)
+            }
+            return r
+        }
+        func predicted(_ p: [Float], _ r: DecisionRule?) -> [Int32] { r?.predict(p, classes: classes) ?? DecisionRule.argmax(p, classes: k) }
+        func metrics(_ p: [Float], _ labels: [Int32], _ r: DecisionRule?) -> ClassificationMetrics {
+            ClassificationMetrics(trueLabels: labels, predicted: predicted(p, r), classes: k)
+        }
         // Each member's probabilities on its own; the ensemble's are their mean, as TrainedModel.predict computes them.
         func probabilities(_ d: LabeledData) throws -> (members: [[Float]], ensemble: [Float]) {
             let each = try fits.map { f in
@@ -269,16 +410,20 @@ public struct TrainStage: Stage {
             return (each, TrainedModel.average(each))
         }
         let testProbs = try probabilities(test)
-        let testEval = Trainer.evaluate(probabilities: testProbs.ensemble, labels: test.labels, classes: classes.count)
-        var report: [(String, JSONValue)] = [("test", test.count > 0 ? Self.metricsJSON(testEval.metrics, classes: classes) : .null)]
-        var valEval: (loss: Double, metrics: ClassificationMetrics)? = nil
+        let valProbsAll = val.count > 0 ? try probabilities(val) : nil
+        let chosen = valProbsAll.map { rule(valProbabilities: $0.ensemble, seedLabel: "") } ?? rule(valProbabilities: [], seedLabel: "")
+        let trained = TrainedModel(members: fits.map(\.member), classes: classes, featureNames: names, normalization: scaling, decision: chosen)
+        let testPredicted = predicted(testProbs.ensemble, chosen)
+        let testMetrics = ClassificationMetrics(trueLabels: test.labels, predicted: testPredicted, classes: k)
+        var report: [(String, JSONValue)] = [("test", test.count > 0 ? Self.metricsJSON(testMetrics, classes: classes, byEmotion: emotionsOf[.test].map { ($0, testPredicted) }) : .null)]
+        var valMetrics: ClassificationMetrics? = nil
         var valProbs: [[Float]] = []
-        if val.count > 0 {
-            let vp = try probabilities(val)
+        if let vp = valProbsAll {
             valProbs = vp.members
-            let v = Trainer.evaluate(probabilities: vp.ensemble, labels: val.labels, classes: classes.count)
-            report.append(("val", Self.metricsJSON(v.metrics, classes: classes)))
-            valEval = v
+            let vPredicted = predicted(vp.ensemble, chosen)
+            let v = ClassificationMetrics(trueLabels: val.labels, predicted: vPredicted, classes: k)
+            report.append(("val", Self.metricsJSON(v, classes: classes, byEmotion: emotionsOf[.val].map { ($0, vPredicted) })))
+            valMetrics = v
         } else {
             report.append(("val", .null))
         }
@@ -286,6 +431,11 @@ public struct TrainStage: Stage {
         report.append(("epochs", .int(first.history.count)))
         report.append(("classes", .array(classes.map { .string($0) })))
         report.append(("best_epoch", .int(first.bestEpoch)))
+        let testArgmax = test.count > 0 ? metrics(testProbs.ensemble, test.labels, nil) : nil
+        report.append(("decision", Self.decisionJSON(chosen, classes: classes, testArgmax: testArgmax)))
+        if let w = weightsByClass {
+            report.append(("class_weights", .object(classes.indices.map { (classes[$0], .number(Double(w[$0]))) })))
+        }
         var importance: [(String, Double)]? = nil
         let treeFits = fits.compactMap(\.importances)
         if !treeFits.isEmpty {
@@ -299,31 +449,47 @@ public struct TrainStage: Stage {
             var scores: [String: [String: [Double]]] = ["test": [:], "val": [:]]
             for (i, f) in fits.enumerated() {
                 var entry: [(String, JSONValue)] = [("seed", .int(Int(truncatingIfNeeded: f.seed)))]
+                // Each seed's model gets its own rule, tuned on its own val probabilities, as if trained alone.
+                let seedRule = valProbs.isEmpty ? rule(valProbabilities: [], seedLabel: "seed \(f.seed): ") : rule(valProbabilities: valProbs[i], seedLabel: "seed \(f.seed): ")
                 for (split, probs, labels) in [("test", testProbs.members[i], test.labels), ("val", valProbs.isEmpty ? [] : valProbs[i], val.labels)] {
                     guard !labels.isEmpty else { entry.append((split, .null)); continue }
-                    let m = Trainer.evaluate(probabilities: probs, labels: labels, classes: classes.count).metrics
-                    entry.append((split, Self.metricsJSON(m, classes: classes)))
+                    let seedPredicted = predicted(probs, seedRule)
+                    let m = ClassificationMetrics(trueLabels: labels, predicted: seedPredicted, classes: k)
+                    entry.append((split, Self.metricsJSON(m, classes: classes, byEmotion: emotionsOf[split == "test" ? .test : .val].map { ($0, seedPredicted) })))
                     scores[split]!["accuracy", default: []].append(m.accuracy)
                     scores[split]!["macro_f1", default: []].append(m.macroF1)
+                    for c in classes.indices {
+                        scores[split]!["\(c).precision", default: []].append(m.precision(c))
+                        scores[split]!["\(c).recall", default: []].append(m.recall(c))
+                        scores[split]!["\(c).f1", default: []].append(m.f1(c))
+                    }
                 }
                 entry.append(("epochs", .int(f.history.count)))
                 entry.append(("best_epoch", .int(f.bestEpoch)))
+                if let seedRule { entry.append(("decision", Self.decisionJSON(seedRule, classes: classes, testArgmax: nil))) }
                 perSeed.append(.object(entry))
             }
             report.append(("seeds", .array(perSeed)))
+            func ms(_ x: [Double]) -> JSONValue {
+                let (mean, std) = Self.meanAndSampleStd(x)
+                return .object([("mean", .number(mean)), ("std", .number(std))])
+            }
             report.append(("seed_summary", .object(["test", "val"].map { split in
                 guard let s = scores[split], !s.isEmpty else { return (split, .null) }
-                return (split, .object(["accuracy", "macro_f1"].map { key in
-                    let (mean, std) = Self.meanAndSampleStd(s[key] ?? [])
-                    return (key, .object([("mean", .number(mean)), ("std", .number(std))]))
-                }))
+                return (split, .object(["accuracy", "macro_f1"].map { key in (key, ms(s[key] ?? [])) } + [
+                    ("per_class", .object(classes.indices.map { c in
+                        (classes[c], .object(["precision", "recall", "f1"].map { ($0, ms(s["\(c).\($0)"] ?? [])) }))
+                    })),
+                ]))
             })))
         }
         // Numeric stats are what 'blendset diff' compares between two trained versions;
         // times sit under "seconds", which diff leaves out (they differ run to run).
         func summary(_ m: ClassificationMetrics) -> JSONValue {
             .object([("accuracy", .number(m.accuracy)), ("macro_f1", .number(m.macroF1)),
-                     ("f1", .object(classes.indices.map { (classes[$0], .number(m.f1($0))) }))])
+                     ("f1", .object(classes.indices.map { (classes[$0], .number(m.f1($0))) })),
+                     ("precision", .object(classes.indices.map { (classes[$0], .number(m.precision($0))) })),
+                     ("recall", .object(classes.indices.map { (classes[$0], .number(m.recall($0))) }))])
         }
         let seconds = fits.reduce(0.0) { $0 + $1.seconds }
         var description: String
@@ -345,8 +511,9 @@ public struct TrainStage: Stage {
             ("seconds", .object([("total", .number((seconds * 1000).rounded() / 1000)),
                                  ("per_epoch", .number((seconds / Double(max(1, fits.reduce(0) { $0 + $1.history.count })) * 1000).rounded() / 1000))])),
         ]
-        if test.count > 0 { statList.append(("test", summary(testEval.metrics))) }
-        if let v = valEval { statList.append(("val", summary(v.metrics))) }
+        if test.count > 0 { statList.append(("test", summary(testMetrics))) }
+        if let v = valMetrics { statList.append(("val", summary(v))) }
+        if let chosen { statList.append(("decision", .string(chosen.rule.rawValue))) }
         let stats = JSONValue.object(statList)
         // The version id hashes these outputs, so it cannot be in them; 'metrics --save'
         // draws the plots again with it (TrainResults.artifact).
@@ -358,8 +525,12 @@ public struct TrainStage: Stage {
             Artifact.metrics: Array((JSONValue.object(report).canonical + "\n").utf8),
             Artifact.curves: Array(TrainingPlots.learningCurves(first.history.map(TrainingPlots.Epoch.init), keptEpoch: first.bestEpoch,
                                                                 earlyStopping: patience > 0, heading: heading).utf8),
-            Artifact.confusion: Array(TrainingPlots.confusionMatrix(testEval.metrics, classes: classes, title: "Test confusion matrix", heading: heading).utf8),
+            Artifact.confusion: Array(TrainingPlots.confusionMatrix(testMetrics, classes: classes, title: "Test confusion matrix", heading: heading).utf8),
         ]
+        if let e = emotionsOf[.test], test.count > 0 {
+            artifacts[Artifact.emotionConfusion] = Array(TrainingPlots.emotionConfusion(Self.emotionRows(testPredicted, emotions: e, classes: k),
+                                                                                        classes: classes, title: "Test: source emotion × predicted class", heading: heading).utf8)
+        }
         if let importance { artifacts[Artifact.importance] = Array(TrainingPlots.featureImportance(importance).utf8) }
         return StageResult(artifacts: artifacts, rowsIn: table.rowCount, rowsOut: test.count, stats: stats)
     }
@@ -384,8 +555,59 @@ public struct TrainStage: Stage {
         return (mean, (ss / Double(x.count - 1)).squareRoot())
     }
 
-    static func metricsJSON(_ m: ClassificationMetrics, classes: [String]) -> JSONValue {
-        .object([
+    /// The class counts of the train split in the stage's second input
+    /// (a stage before 'balance'), for `class_weights: "balanced_source"`.
+    func sourceCounts(_ context: StageContext, classes: [String]) throws -> [Int] {
+        guard context.inputs.count == 2 else {
+            throw PipelineError.stageFailed(stage: context.stage, underlying: context.parameters.invalid("class_weights",
+                "\"balanced_source\" needs the class counts before balancing: give the stage a second input, a stage before 'balance' such as 'split' (\"inputs\": [\"dataset\", \"split\"])"))
+        }
+        let source = try context.inputs[1].table()
+        let names = source.names(MetadataKey.classes)
+        guard names == classes else {
+            throw stageError(context, "the second input '\(context.inputs[1].stage)' has the classes [\(names.joined(separator: ", "))], the dataset [\(classes.joined(separator: ", "))]; give a stage of the same pipeline before 'balance'")
+        }
+        let labels = try source.int32(ColumnName.label)
+        let splits = source.column(ColumnName.split) != nil ? try source.int32(ColumnName.split) : nil
+        var counts = [Int](repeating: 0, count: classes.count)
+        for r in labels.indices where (splits?[r] ?? Split.train.rawValue) == Split.train.rawValue && labels[r] >= 0 && Int(labels[r]) < classes.count {
+            counts[Int(labels[r])] += 1
+        }
+        return counts
+    }
+
+    /// One row per source emotion present (FER2013 id order): its name and how many of its
+    /// rows were predicted as each class.
+    static func emotionRows(_ predicted: [Int32], emotions: [Int32], classes k: Int) -> [(name: String, counts: [Int])] {
+        var rows: [Int32: [Int]] = [:]
+        for (p, e) in zip(predicted, emotions) { rows[e, default: [Int](repeating: 0, count: k)][Int(p)] += 1 }
+        return rows.keys.sorted().map { e in
+            (Emotion.names.indices.contains(Int(e)) ? Emotion.names[Int(e)] : "emotion \(e)", rows[e]!)
+        }
+    }
+
+    /// The `decision` member of the metrics: the rule, its parameters and its val figures
+    /// under argmax ("before") and under the rule ("after"); test figures under argmax too.
+    public static func decisionJSON(_ r: DecisionRule?, classes: [String], testArgmax: ClassificationMetrics?) -> JSONValue {
+        guard let r else { return .object([("rule", .string("argmax"))]) }
+        var out: [(String, JSONValue)] = [("rule", .string(r.rule.rawValue))]
+        if let w = r.weights { out.append(("weights", .object(classes.indices.map { (classes[$0], .number(w[$0])) }))) }
+        if let c = r.class { out.append(("class", .string(c))) }
+        if let t = r.threshold { out.append(("threshold", .number(t))) }
+        if let o = r.objective { out.append(("objective", .string(o))) }
+        if let c = r.target_class, let t = r.target { out.append(("target", .object([("class", .string(c)), ("recall", .number(t))]))) }
+        func figures(_ f: DecisionRule.Figures) -> JSONValue {
+            .object([("accuracy", .number(f.accuracy)), ("macro_f1", .number(f.macro_f1)),
+                     ("recall", .object(classes.indices.map { (classes[$0], .number($0 < f.recall.count ? f.recall[$0] : 0)) }))])
+        }
+        if let b = r.val_before, let a = r.val_after { out.append(("val", .object([("before", figures(b)), ("after", figures(a))]))) }
+        if let t = testArgmax { out.append(("test_argmax", figures(DecisionRule.Figures(t)))) }
+        return .object(out)
+    }
+
+    /// `byEmotion`: each row's source emotion and predicted class, for the "by_emotion" rows.
+    static func metricsJSON(_ m: ClassificationMetrics, classes: [String], byEmotion: (emotions: [Int32], predicted: [Int32])? = nil) -> JSONValue {
+        var members: [(String, JSONValue)] = [
             ("accuracy", .number(m.accuracy)),
             ("macro_f1", .number(m.macroF1)),
             ("per_class", .object(classes.indices.map { c in
@@ -393,7 +615,14 @@ public struct TrainStage: Stage {
                                       ("f1", .number(m.f1(c))), ("support", .int(m.confusion[c].reduce(0, +)))]))
             })),
             ("confusion", .array(m.confusion.map { .array($0.map { .int($0) }) })),
-        ])
+        ]
+        if let (emotions, predicted) = byEmotion, emotions.count == predicted.count {
+            // Rows: source emotions; columns: predicted classes.
+            members.append(("by_emotion", .array(emotionRows(predicted, emotions: emotions, classes: classes.count).map { row in
+                .object([("emotion", .string(row.name)), ("predicted", .array(row.counts.map { .int($0) })), ("rows", .int(row.counts.reduce(0, +)))])
+            })))
+        }
+        return .object(members)
     }
 
     /// One row per epoch; validation columns are empty when there is no validation split.

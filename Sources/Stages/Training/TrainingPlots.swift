@@ -163,6 +163,44 @@ public enum TrainingPlots {
         return svg + "</svg>\n"
     }
 
+    /// A matrix whose rows are the source FER2013 emotions and whose columns are the
+    /// predicted classes; each cell is shaded by its share of the row.
+    public static func emotionConfusion(_ rows: [(name: String, counts: [Int])], classes: [String], title: String, heading: Heading) -> String {
+        let k = max(classes.count, 1), n = max(rows.count, 1), cellW = 110.0, cellH = 56.0, left = 150.0
+        let width = max(left + Double(k) * cellW + 100, 600)
+        let lines = SVG.wrap(heading.parameters, limit: Int((width - 40) / 6.3))
+        let top = 112.0 + Double(lines.count) * 15
+        let height = top + Double(n) * cellH + 55
+        let total = rows.reduce(0) { $0 + $1.counts.reduce(0, +) }
+        var svg = SVG.header(width: width, height: height, title: "\(title) — \(heading.subject)", drawTitle: false)
+        svg += SVG.text(width / 2, 26, "\(title) — \(heading.subject)", anchor: "middle", size: 15, bold: true)
+        svg += SVG.text(width / 2, 46, "\(total) rows by their FER2013 emotion before select merged them", anchor: "middle", size: 13)
+        var y = 64.0
+        for l in lines { svg += SVG.text(width / 2, y, l, anchor: "middle", size: 11, fill: "#444444"); y += 15 }
+        let gridLeft = left + (width - left - 100 - Double(k) * cellW) / 2
+        svg += SVG.text(gridLeft + Double(k) * cellW / 2, top - 32, "predicted class", anchor: "middle", size: 13)
+        let midY = top + Double(n) * cellH / 2
+        svg += "<text x=\(SVG.q(30)) y=\(SVG.q(midY)) font-size=\"13\" text-anchor=\"middle\" fill=\"#222222\" transform=\"rotate(-90 30 \(SVG.f1(midY)))\">source emotion</text>\n"
+        for (c, name) in classes.enumerated() {
+            svg += SVG.text(gridLeft + (Double(c) + 0.5) * cellW, top - 10, name, anchor: "middle", size: 13, bold: true)
+        }
+        for (r, row) in rows.enumerated() {
+            let rowTotal = row.counts.reduce(0, +)
+            svg += SVG.text(gridLeft - 10, top + (Double(r) + 0.5) * cellH + 5, row.name, anchor: "end", size: 13, bold: true)
+            for c in 0..<min(k, row.counts.count) {
+                let share = rowTotal > 0 ? Double(row.counts[c]) / Double(rowTotal) : 0
+                let (red, green, blue) = cellColor(share: share)
+                let x = gridLeft + Double(c) * cellW, y = top + Double(r) * cellH
+                svg += "<rect x=\(SVG.q(x)) y=\(SVG.q(y)) width=\(SVG.q(cellW)) height=\(SVG.q(cellH)) fill=\"\(hex(red, green, blue))\" stroke=\"#ffffff\" stroke-width=\"2\"/>\n"
+                let fg = Contrast.textColor(onRed: red, green: green, blue: blue)
+                svg += SVG.text(x + cellW / 2, y + cellH / 2 - 2, String(format: "%.1f%%", share * 100), anchor: "middle", size: 16, fill: fg)
+                svg += SVG.text(x + cellW / 2, y + cellH / 2 + 16, "\(row.counts[c]) of \(rowTotal)", anchor: "middle", size: 11, fill: fg)
+            }
+        }
+        svg += SVG.text(width / 2, height - 19, "rows: source emotion, columns: predicted class; each cell: its share of the row and its count", anchor: "middle", size: 11, fill: "#555555")
+        return svg + "</svg>\n"
+    }
+
     /// The shade of a cell holding `share` of its row: a sequential blue ramp (ColorBrewer
     /// Blues) from near-white at 0 to deep blue at 1.
     static func cellColor(share: Double) -> (Int, Int, Int) {

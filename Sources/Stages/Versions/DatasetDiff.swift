@@ -63,6 +63,17 @@ public struct DatasetDiff: Sendable {
         public var new: Double?
     }
 
+    /// One figure of the trained models of both versions: a split's accuracy or macro-F1
+    /// (`className` nil), or a class's precision, recall or F1; nil where a side has no
+    /// train stage or its stats predate the figure.
+    public struct ScoreChange: Sendable, Equatable {
+        public var split: String
+        public var className: String?
+        public var metric: String
+        public var old: Double?
+        public var new: Double?
+    }
+
     public var old: DatasetVersion
     public var new: DatasetVersion
     public var parameters: [ParameterChange]
@@ -79,6 +90,9 @@ public struct DatasetDiff: Sendable {
     public var duplicates: [DuplicateCount]
     public var stageDuplicates: [StageDuplicates]
     public var stageStats: [StatChange]
+    /// Test and val figures of the two trained models side by side; empty when neither
+    /// version was trained.
+    public var training: [ScoreChange]
 
     public var identical: Bool { old.id == new.id }
 
@@ -115,6 +129,32 @@ public struct DatasetDiff: Sendable {
         }
         stageDuplicates = Self.stageDuplicates(a.version, b.version)
         stageStats = Self.statChanges(a.version, b.version)
+        training = Self.trainingScores(a.version, b.version)
+    }
+
+    /// The train stages' test and val figures (from their stats: accuracy, macro_f1 and
+    /// per-class precision, recall, f1), over the union of class names.
+    static func trainingScores(_ a: DatasetVersion, _ b: DatasetVersion) -> [ScoreChange] {
+        func stats(_ v: DatasetVersion) -> JSONValue? { v.stages.last { $0.kind == "train" }?.stats ?? nil }
+        let sa = stats(a), sb = stats(b)
+        guard sa != nil || sb != nil else { return [] }
+        var out: [ScoreChange] = []
+        for split in ["test", "val"] {
+            let x = sa?[split], y = sb?[split]
+            guard x != nil || y != nil else { continue }
+            for metric in ["accuracy", "macro_f1"] {
+                out.append(ScoreChange(split: split, className: nil, metric: metric, old: x?[metric]?.doubleValue, new: y?[metric]?.doubleValue))
+            }
+            var names: [String] = []
+            for v in [x, y] { for (n, _) in v?["f1"]?.objectValue ?? [] where !names.contains(n) { names.append(n) } }
+            for name in names {
+                for metric in ["precision", "recall", "f1"] {
+                    out.append(ScoreChange(split: split, className: name, metric: metric,
+                                           old: x?[metric]?[name]?.doubleValue, new: y?[metric]?[name]?.doubleValue))
+                }
+            }
+        }
+        return out
     }
 
     /// Stats that describe the cache or the run rather than the data; they differ between
@@ -346,12 +386,17 @@ public struct DatasetDiff: Sendable {
             .object([("stage", .string(c.stage)), ("path", .string(c.path)),
                      ("a", c.old.map { .number($0) } ?? .null), ("b", c.new.map { .number($0) } ?? .null)])
         }
+        let trainingList: [JSONValue] = training.map { t in
+            .object([("split", .string(t.split)), ("class", t.className.map { .string($0) } ?? .null), ("metric", .string(t.metric)),
+                     ("a", t.old.map { .number($0) } ?? .null), ("b", t.new.map { .number($0) } ?? .null),
+                     ("delta", t.old.flatMap { o in t.new.map { .number($0 - o) } } ?? .null)])
+        }
         return .object([
             ("diff_version", .int(Self.formatVersion)),
             ("a", ref(old)), ("b", ref(new)), ("identical", .bool(identical)),
             ("params", .array(params)), ("stages", .array(stageList)), ("rows", .array(rows)),
             ("items", itemsJSON), ("labels", labels), ("features", featuresJSON), ("duplicates", duplicatesJSON),
-            ("stage_stats", .array(statList)),
+            ("stage_stats", .array(statList)), ("training", .array(trainingList)),
         ])
     }
 }

@@ -82,6 +82,30 @@ func renderDiff(_ d: DatasetDiff, refs: [String]) -> String {
         let changed = s.old?.after != s.new?.after || s.old?.before != s.new?.before
         out.append("  stage \(s.stage) reports \(s.column) duplicates before → after: A \(text(s.old)), B \(text(s.new))" + (changed ? "  \(mark)" : ""))
     }
+    if !d.training.isEmpty {
+        for split in ["test", "val"] where d.training.contains(where: { $0.split == split }) {
+            let rows = d.training.filter { $0.split == split }
+            func f(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
+            out.append("")
+            out.append("trained model, \(split): A → B")
+            var grid = [["class", "precision A", "B", "recall A", "B", "F1 A", "B", "ΔF1", ""]]
+            let overall = rows.filter { $0.className == nil }
+            for o in overall {
+                let changed = o.old != o.new
+                grid.append([o.metric == "macro_f1" ? "(macro-F1)" : "(accuracy)", "", "", "", "", f(o.old), f(o.new), signed(o.old.flatMap { a in o.new.map { $0 - a } }), changed ? mark : ""])
+            }
+            var names: [String] = []
+            for r in rows { if let n = r.className, !names.contains(n) { names.append(n) } }
+            for name in names {
+                func pick(_ m: String) -> DatasetDiff.ScoreChange? { rows.first { $0.className == name && $0.metric == m } }
+                let p = pick("precision"), r = pick("recall"), f1 = pick("f1")
+                let changed = [p, r, f1].contains { $0?.old != $0?.new }
+                grid.append([name, f(p?.old), f(p?.new), f(r?.old), f(r?.new), f(f1?.old), f(f1?.new),
+                             signed(f1?.old.flatMap { a in f1?.new.map { $0 - a } }), changed ? mark : ""])
+            }
+            out.append(indent(renderMarked(grid, rightAligned: [1, 2, 3, 4, 5, 6, 7])))
+        }
+    }
     if !d.stageStats.isEmpty {
         out.append("")
         out.append("stage statistics that differ (\(d.stageStats.count))")
