@@ -50,6 +50,9 @@ public struct TrainedModel: Sendable, Equatable {
     public var classes: [String]
     public var featureNames: [String]
     public var normalization: Normalization
+    /// Each feature's range over the train split, in raw (unnormalised) units; nil in files
+    /// written before it existed. `predict` uses it to warn about differently scaled input.
+    public var featureRanges: FeatureRanges?
 
     public static let magic: [UInt8] = Array("BLSMODEL".utf8)
     /// The newest format version written; 1 is still written for a single network.
@@ -59,11 +62,12 @@ public struct TrainedModel: Sendable, Equatable {
         self.init(members: [.network(network, weights: weights)], classes: classes, featureNames: featureNames, normalization: normalization)
     }
 
-    public init(members: [Member], classes: [String], featureNames: [String], normalization: Normalization) {
+    public init(members: [Member], classes: [String], featureNames: [String], normalization: Normalization, featureRanges: FeatureRanges? = nil) {
         self.members = members
         self.classes = classes
         self.featureNames = featureNames
         self.normalization = normalization
+        self.featureRanges = featureRanges
     }
 
     /// The network of a one-network model, or nil.
@@ -92,6 +96,8 @@ public struct TrainedModel: Sendable, Equatable {
         var features: [String]
         var normalization: Normalization
         var tensors: [Tensor]
+        // Optional: absent (not null) when nil, so older models keep their bytes.
+        var feature_ranges: FeatureRanges?
     }
 
     /// The version 2 header: what all members share, then one entry per member whose
@@ -118,6 +124,7 @@ public struct TrainedModel: Sendable, Equatable {
         var features: [String]
         var normalization: Normalization
         var members: [Entry]
+        var feature_ranges: FeatureRanges?
     }
 
     static func layerHeaders(_ network: Network) -> [Header.Layer] {
@@ -152,7 +159,8 @@ public struct TrainedModel: Sendable, Equatable {
         if members.count == 1, case let .network(network, weights) = members[0] {
             let header = Header(format: "blendset-model", input_steps: network.input.steps, input_features: network.input.features,
                                 layers: Self.layerHeaders(network), classes: classes, features: featureNames, normalization: normalization,
-                                tensors: network.slots.map { .init(name: $0.name, offset: $0.offset, count: $0.count) })
+                                tensors: network.slots.map { .init(name: $0.name, offset: $0.offset, count: $0.count) },
+                                feature_ranges: featureRanges)
             let json = Array(try! encoder.encode(header))
             u32(1)
             u32(UInt32(json.count))
@@ -185,7 +193,8 @@ public struct TrainedModel: Sendable, Equatable {
                                      features: t.features, classes: t.classes, trees: t.treeCount, nodes: t.nodes.count))
             }
         }
-        let header = MembersHeader(format: "blendset-model", classes: classes, features: featureNames, normalization: normalization, members: entries)
+        let header = MembersHeader(format: "blendset-model", classes: classes, features: featureNames, normalization: normalization, members: entries,
+                                   feature_ranges: featureRanges)
         let json = Array(try! encoder.encode(header))
         u32(2)
         u32(UInt32(json.count))
@@ -227,7 +236,14 @@ public struct TrainedModel: Sendable, Equatable {
         guard header.normalization.method == .none || header.normalization.shift.count == network.input.size else {
             throw bad("its normalisation has \(header.normalization.shift.count) values for \(network.input.size) features")
         }
-        self.init(network: network, weights: weights, classes: header.classes, featureNames: header.features, normalization: header.normalization)
+        try Self.check(header.feature_ranges, size: network.input.size, bad: bad)
+        self.init(members: [.network(network, weights: weights)], classes: header.classes, featureNames: header.features,
+                  normalization: header.normalization, featureRanges: header.feature_ranges)
+    }
+
+    static func check(_ ranges: FeatureRanges?, size: Int, bad: (String) -> LearningError) throws(LearningError) {
+        guard let r = ranges else { return }
+        guard r.min.count == size, r.max.count == size else { throw bad("its feature_ranges have \(r.min.count) minima and \(r.max.count) maxima for \(size) features") }
     }
 
     private init(decodingMembers b: [UInt8], headerLength h: Int, bodyLength: Int, path: String) throws(LearningError) {
@@ -282,7 +298,9 @@ public struct TrainedModel: Sendable, Equatable {
         guard header.normalization.method == .none || header.normalization.shift.count == size else {
             throw bad("its normalisation has \(header.normalization.shift.count) values for \(size) features")
         }
-        self.init(members: members, classes: header.classes, featureNames: header.features, normalization: header.normalization)
+        try Self.check(header.feature_ranges, size: size, bad: bad)
+        self.init(members: members, classes: header.classes, featureNames: header.features, normalization: header.normalization,
+                  featureRanges: header.feature_ranges)
     }
 
     public static func read(path: String) throws(LearningError) -> TrainedModel {

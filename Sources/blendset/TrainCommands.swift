@@ -22,7 +22,8 @@ let metricsCommand = CommandSpec(
     details: """
         VERSION defaults to latest (see 'blendset versions' for ids, tags and latest~N).
         --json prints {"test": {"accuracy", "macro_f1", "per_class": {CLASS: {"precision", "recall",
-        "f1", "support"}}, "confusion": [[...]]}, "val": {...}, "epochs", "seconds"}; confusion rows are
+        "f1", "support"}}, "confusion": [[...]]}, "val": {...}, "epochs", "seconds", "normalization"}
+        (none, zscore or minmax: what the model applies to the raw features itself); confusion rows are
         the true classes, columns the predicted ones, in class order. With train.seeds, test and val are
         the ensemble's, and "seeds" (each seed's test and val) and "seed_summary" ({"test"|"val":
         {"accuracy"|"macro_f1": {"mean", "std"}}}) follow; a gbt model adds "feature_importance"
@@ -46,6 +47,7 @@ let metricsCommand = CommandSpec(
         }
         if args.flag(.json) { return printJSON(metrics) }
         print("version \(version.shortID): \(TrainResults.modelDescription(version))")
+        print(TrainResults.normalizationText(TrainResults.normalization(try TrainResults.entry(version).parameters["normalize"])))
         for split in ["test", "val"] {
             if let s = metrics[split], s.objectValue != nil {
                 print("\n" + TrainResults.text(split: split, s, classes: TrainResults.classOrder(version, layout: layout)))
@@ -82,9 +84,12 @@ let predictCommand = CommandSpec(
         gradient-boosted trees, or an ensemble of one per seed (the mean of their probabilities). The CSV needs a
         header; the model's features are found by name (other columns are ignored, order does not
         matter), so a file with missing or renamed features is refused rather than misread. Give the
-        RAW features: the model applies the scaling it was trained with itself. Prints one line per
-        row: row, predicted class, and one probability per class (CSV). --json prints one object:
-        {"model", "classes", "rows": [{"row", "class", "probabilities": {CLASS: p}}]}.
+        RAW features: the model applies the scaling it was trained with itself. A model stores each
+        feature's range over its train split: when more than 1% of the rows have a feature outside it
+        by more than 5% of that range (e.g. z-scored input to a raw model), a warning goes to stderr.
+        Prints one line per row: row, predicted class, and one probability per class (CSV). --json
+        prints one object: {"model", "classes", "warnings": [TEXT], "rows": [{"row", "class",
+        "probabilities": {CLASS: p}}]}.
         """,
     options: [.pipeline, .cache, .model, .input, .json],
     positionals: 0...1,
@@ -106,11 +111,14 @@ let predictCommand = CommandSpec(
         guard let bytes = try? readFileBytes(atPath: inputPath) else { throw PredictError.inputUnreadable(path: inputPath) }
         let x = try TrainResults.featureRows(try TableCSV.decode(bytes, source: inputPath), features: model.featureNames, source: inputPath)
         let probs = try model.predict(rawFeatures: x, threads: ProcessInfo.processInfo.activeProcessorCount)
+        let warnings = model.rangeWarning(rawFeatures: x).map { [$0] } ?? []
+        for w in warnings { writeError("blendset: warning: \(w)\n") }
         let k = model.classes.count, rows = probs.count / max(k, 1)
         func best(_ p: [Float]) -> String { model.classes[p.indices.max { p[$0] < p[$1] } ?? 0] }
         if args.flag(.json) {
             printJSON(.object([
                 ("model", .string(modelPath)), ("classes", .array(model.classes.map { .string($0) })),
+                ("warnings", .array(warnings.map { .string($0) })),
                 ("rows", .array((0..<rows).map { r in
                     let p = Array(probs[(r * k)..<((r + 1) * k)])
                     return .object([("row", .int(r + 1)), ("class", .string(best(p))),

@@ -15,7 +15,8 @@ public struct TrainStage: Stage {
     // weights differ from version 2 for the same seed.
     // 4: the plots mark the kept epoch, carry the parameters, shade the confusion matrix
     // by row share with legible text (same model, history and metrics as 3).
-    public static let version = 4
+    // 5: the model file stores each feature's train range (header key feature_ranges).
+    public static let version = 5
     public static let summary = "train an LSTM, MLP or gradient-boosted tree classifier on the dataset (one per seed: an ensemble); metrics, curves, confusion matrix, model"
     public static let inputCount = 1...1
     public static let parameters: [ParameterSpec] = [
@@ -259,7 +260,8 @@ public struct TrainStage: Stage {
             }
             fits.append(fit)
         }
-        let trained = TrainedModel(members: fits.map(\.member), classes: classes, featureNames: names, normalization: scaling)
+        let trained = TrainedModel(members: fits.map(\.member), classes: classes, featureNames: names, normalization: scaling,
+                                   featureRanges: FeatureRanges.fit(features: train.features, width: width))
         // Each member's probabilities on its own; the ensemble's are their mean, as TrainedModel.predict computes them.
         func probabilities(_ d: LabeledData) throws -> (members: [[Float]], ensemble: [Float]) {
             let each = try fits.map { f in
