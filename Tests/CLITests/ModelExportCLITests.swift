@@ -41,16 +41,20 @@ struct ModelExportCLITests {
 
         // Z-score every feature column over the file's rows, as a user's preprocessing might.
         let lines = try String(contentsOfFile: f.dir + "/csv/train.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-        // The export's feature columns sit between emotion_name and the one-hot columns.
-        let first = try #require(lines[0].firstIndex(of: "emotion_name")) + 1
-        let features = first..<(try #require(lines[0].firstIndex { $0.hasPrefix("onehot_") }))
+        // The export's feature columns sit between emotion_name and the one-hot columns. A quoted
+        // augmentation recipe may hold commas, so a row's columns are counted from its end.
+        let header = lines[0]
+        let first = try #require(header.firstIndex(of: "emotion_name")) + 1
+        let features = first..<(try #require(header.firstIndex { $0.hasPrefix("onehot_") }))
         #expect(features.count == 33)
+        func column(_ row: [String], _ c: Int) -> Int { row.count - header.count + c }
         var z = lines
         for c in features {
-            let v = lines.dropFirst().map { Double($0[c])! }
+            let v = lines.dropFirst().map { Double($0[column($0, c)]) ?? .nan }
+            #expect(!v.contains { !$0.isFinite })
             let mean = v.reduce(0, +) / Double(v.count)
             let sd = (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count)).squareRoot()
-            for r in 1..<z.count { z[r][c] = String(format: "%.4f", sd > 0 ? (v[r - 1] - mean) / sd : 0) }
+            for r in 1..<z.count { z[r][column(z[r], c)] = String(format: "%.4f", sd > 0 ? (v[r - 1] - mean) / sd : 0) }
         }
         try (z.map { $0.joined(separator: ",") }.joined(separator: "\n") + "\n").write(toFile: f.dir + "/z.csv", atomically: true, encoding: .utf8)
         let scaled = try CLI.run(["predict", "--model", f.model, "--input", f.dir + "/z.csv", "--json"])
