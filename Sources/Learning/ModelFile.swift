@@ -52,6 +52,9 @@ public struct TrainedModel: Sendable, Equatable {
     public var normalization: Normalization
     /// How probabilities become a class; nil = argmax (and no `decision` key in the file).
     public var decision: DecisionRule?
+    /// Each feature's range over the train split, in raw (unnormalised) units; nil in files
+    /// written before it existed. `predict` uses it to warn about differently scaled input.
+    public var featureRanges: FeatureRanges?
 
     public static let magic: [UInt8] = Array("BLSMODEL".utf8)
     /// The newest format version written; 1 is still written for a single network.
@@ -61,12 +64,14 @@ public struct TrainedModel: Sendable, Equatable {
         self.init(members: [.network(network, weights: weights)], classes: classes, featureNames: featureNames, normalization: normalization)
     }
 
-    public init(members: [Member], classes: [String], featureNames: [String], normalization: Normalization, decision: DecisionRule? = nil) {
+    public init(members: [Member], classes: [String], featureNames: [String], normalization: Normalization, decision: DecisionRule? = nil,
+                featureRanges: FeatureRanges? = nil) {
         self.members = members
         self.classes = classes
         self.featureNames = featureNames
         self.normalization = normalization
         self.decision = decision
+        self.featureRanges = featureRanges
     }
 
     /// The network of a one-network model, or nil.
@@ -96,6 +101,8 @@ public struct TrainedModel: Sendable, Equatable {
         var normalization: Normalization
         var tensors: [Tensor]
         var decision: DecisionRule?
+        // Optional: absent (not null) when nil, so older models keep their bytes.
+        var feature_ranges: FeatureRanges?
     }
 
     /// The version 2 header: what all members share, then one entry per member whose
@@ -123,6 +130,7 @@ public struct TrainedModel: Sendable, Equatable {
         var normalization: Normalization
         var members: [Entry]
         var decision: DecisionRule?
+        var feature_ranges: FeatureRanges?
     }
 
     static func layerHeaders(_ network: Network) -> [Header.Layer] {
@@ -157,7 +165,8 @@ public struct TrainedModel: Sendable, Equatable {
         if members.count == 1, case let .network(network, weights) = members[0] {
             let header = Header(format: "blendset-model", input_steps: network.input.steps, input_features: network.input.features,
                                 layers: Self.layerHeaders(network), classes: classes, features: featureNames, normalization: normalization,
-                                tensors: network.slots.map { .init(name: $0.name, offset: $0.offset, count: $0.count) }, decision: decision)
+                                tensors: network.slots.map { .init(name: $0.name, offset: $0.offset, count: $0.count) }, decision: decision,
+                                feature_ranges: featureRanges)
             let json = Array(try! encoder.encode(header))
             u32(1)
             u32(UInt32(json.count))
@@ -190,7 +199,8 @@ public struct TrainedModel: Sendable, Equatable {
                                      features: t.features, classes: t.classes, trees: t.treeCount, nodes: t.nodes.count))
             }
         }
-        let header = MembersHeader(format: "blendset-model", classes: classes, features: featureNames, normalization: normalization, members: entries, decision: decision)
+        let header = MembersHeader(format: "blendset-model", classes: classes, features: featureNames, normalization: normalization, members: entries, decision: decision,
+                                   feature_ranges: featureRanges)
         let json = Array(try! encoder.encode(header))
         u32(2)
         u32(UInt32(json.count))
@@ -233,8 +243,9 @@ public struct TrainedModel: Sendable, Equatable {
             throw bad("its normalisation has \(header.normalization.shift.count) values for \(network.input.size) features")
         }
         try Self.check(header.decision, classes: header.classes, bad: bad)
+        try Self.check(header.feature_ranges, size: network.input.size, bad: bad)
         self.init(members: [.network(network, weights: weights)], classes: header.classes, featureNames: header.features,
-                  normalization: header.normalization, decision: header.decision)
+                  normalization: header.normalization, decision: header.decision, featureRanges: header.feature_ranges)
     }
 
     /// A stored rule must fit the model's classes; a file that says otherwise is damaged.
@@ -250,6 +261,11 @@ public struct TrainedModel: Sendable, Equatable {
                 throw bad("its reject rule needs one of the classes (\(classes.joined(separator: ", "))) and a threshold")
             }
         }
+    }
+
+    static func check(_ ranges: FeatureRanges?, size: Int, bad: (String) -> LearningError) throws(LearningError) {
+        guard let r = ranges else { return }
+        guard r.min.count == size, r.max.count == size else { throw bad("its feature_ranges have \(r.min.count) minima and \(r.max.count) maxima for \(size) features") }
     }
 
     private init(decodingMembers b: [UInt8], headerLength h: Int, bodyLength: Int, path: String) throws(LearningError) {
@@ -305,8 +321,9 @@ public struct TrainedModel: Sendable, Equatable {
             throw bad("its normalisation has \(header.normalization.shift.count) values for \(size) features")
         }
         try Self.check(header.decision, classes: header.classes, bad: bad)
+        try Self.check(header.feature_ranges, size: size, bad: bad)
         self.init(members: members, classes: header.classes, featureNames: header.features, normalization: header.normalization,
-                  decision: header.decision)
+                  decision: header.decision, featureRanges: header.feature_ranges)
     }
 
     public static func read(path: String) throws(LearningError) -> TrainedModel {

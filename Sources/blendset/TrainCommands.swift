@@ -22,7 +22,8 @@ let metricsCommand = CommandSpec(
     details: """
         VERSION defaults to latest (see 'blendset versions' for ids, tags and latest~N).
         --json prints {"test": {"accuracy", "macro_f1", "per_class": {CLASS: {"precision", "recall",
-        "f1", "support"}}, "confusion": [[...]]}, "val": {...}, "epochs", "seconds"}; confusion rows are
+        "f1", "support"}}, "confusion": [[...]]}, "val": {...}, "epochs", "seconds", "normalization"}
+        (none, zscore or minmax: what the model applies to the raw features itself); confusion rows are
         the true classes, columns the predicted ones, in class order. With train.seeds, test and val are
         the ensemble's, and "seeds" (each seed's test and val) and "seed_summary" ({"test"|"val":
         {"accuracy"|"macro_f1": {"mean", "std"}, "per_class": {CLASS: {"precision"|"recall"|"f1":
@@ -56,6 +57,7 @@ let metricsCommand = CommandSpec(
         }
         if args.flag(.json) { return printJSON(metrics) }
         print("version \(version.shortID): \(TrainResults.modelDescription(version))")
+        print(TrainResults.normalizationText(TrainResults.normalization(try TrainResults.entry(version).parameters["normalize"])))
         let order = TrainResults.classOrder(version, layout: layout)
         if let d = TrainResults.decisionText(metrics, classes: order) { print("\n" + d) }
         for split in ["test", "val"] {
@@ -97,9 +99,12 @@ let predictCommand = CommandSpec(
         matter), so a file with missing or renamed features is refused rather than misread. Give the
         RAW features: the model applies the scaling it was trained with itself, and its decision
         rule (train.decision, stored in the model; argmax when it has none), so the class is the
-        one 'metrics' counts. Prints one line per row: row, predicted class, and one probability
-        per class (CSV). --json prints one object: {"model", "classes", "decision": {"rule", ...},
-        "rows": [{"row", "class", "probabilities": {CLASS: p}}]}.
+        one 'metrics' counts. A model stores each feature's range over its train split: when more
+        than 1% of the rows have a feature outside it by more than 5% of that range (e.g. z-scored
+        input to a raw model), a warning goes to stderr. Prints one line per row: row, predicted
+        class, and one probability per class (CSV). --json prints one object: {"model", "classes",
+        "decision": {"rule", ...}, "warnings": [TEXT], "rows": [{"row", "class", "probabilities":
+        {CLASS: p}}]}.
         """,
     options: [.pipeline, .cache, .model, .input, .json],
     positionals: 0...1,
@@ -121,6 +126,8 @@ let predictCommand = CommandSpec(
         guard let bytes = try? readFileBytes(atPath: inputPath) else { throw PredictError.inputUnreadable(path: inputPath) }
         let x = try TrainResults.featureRows(try TableCSV.decode(bytes, source: inputPath), features: model.featureNames, source: inputPath)
         let probs = try model.predict(rawFeatures: x, threads: ProcessInfo.processInfo.activeProcessorCount)
+        let warnings = model.rangeWarning(rawFeatures: x).map { [$0] } ?? []
+        for w in warnings { writeError("blendset: warning: \(w)\n") }
         let k = model.classes.count, rows = probs.count / max(k, 1)
         let decided = model.decide(probs)
         func best(_ r: Int) -> String { model.classes[Int(decided[r])] }
@@ -128,6 +135,7 @@ let predictCommand = CommandSpec(
             printJSON(.object([
                 ("model", .string(modelPath)), ("classes", .array(model.classes.map { .string($0) })),
                 ("decision", TrainStage.decisionJSON(model.decision, classes: model.classes, testArgmax: nil)),
+                ("warnings", .array(warnings.map { .string($0) })),
                 ("rows", .array((0..<rows).map { r in
                     let p = Array(probs[(r * k)..<((r + 1) * k)])
                     return .object([("row", .int(r + 1)), ("class", .string(best(r))),

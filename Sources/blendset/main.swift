@@ -17,7 +17,7 @@ enum ExitCode {
 }
 
 let commands: [CommandSpec] = [buildCommand, statusCommand, dagCommand, showCommand, extractCommand,
-                               versionsCommand, tagCommand, manifestCommand, diffCommand, compareCommand, exportCommand, gcCommand, checkCommand] + trainCommands
+                               versionsCommand, tagCommand, manifestCommand, diffCommand, compareCommand, exportCommand, gcCommand, checkCommand] + trainCommands + [exportModelCommand]
 
 func mainHelp() -> String {
     let width = commands.map(\.name.count).max() ?? 0

@@ -15,7 +15,7 @@ struct GBTCLITests {
         let m = try CLI.run(["metrics", "--cache", cache, "--json", "--save", dir + "/out"])
         #expect(m.status == 0, "\(m.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(m.stdout.utf8)) as? [String: Any])
-        #expect(Set(json.keys) == ["test", "val", "epochs", "seconds", "decision", "seeds", "seed_summary", "feature_importance"])
+        #expect(Set(json.keys) == ["test", "val", "epochs", "seconds", "normalization", "decision", "seeds", "seed_summary", "feature_importance"])
         #expect((json["seeds"] as? [[String: Any]])?.compactMap { $0["seed"] as? Int } == [1, 2])
         let summary = try #require(json["seed_summary"] as? [String: [String: Any]])
         #expect((summary["test"]?["accuracy"] as? [String: Double])?["std"] != nil && (summary["val"]?["macro_f1"] as? [String: Double])?["mean"] != nil)

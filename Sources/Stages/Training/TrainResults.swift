@@ -72,8 +72,9 @@ public enum TrainResults {
         return out
     }
 
-    /// `{"test", "val", "epochs", "seconds", "decision"}`: the metrics artifact plus the training time
-    /// from the run's statistics (kept out of the artifact so its bytes do not change from
+    /// `{"test", "val", "epochs", "seconds", "normalization", "decision"}`: the metrics artifact
+    /// plus the training time from the run's statistics, the normalisation method (none, zscore,
+    /// minmax) and the decision rule (kept out of the artifact so its bytes do not change from
     /// run to run). With `train.seeds`, also `"seeds"` (each seed's `{"seed", "test", "val",
     /// "epochs", "best_epoch"}`) and `"seed_summary"` (`{"test"|"val": {"accuracy"|"macro_f1":
     /// {"mean", "std"}}}`, sample std); for gbt, `"feature_importance"` (`[{"feature", "gain"}]`,
@@ -87,6 +88,7 @@ public enum TrainResults {
         var out: [(String, JSONValue)] = [
             ("test", m["test"] ?? .null), ("val", m["val"] ?? .null), ("epochs", m["epochs"] ?? .null),
             ("seconds", stats?["seconds"]?["total"] ?? .null),
+            ("normalization", .string(normalization(try entry(version).parameters["normalize"]).rawValue)),
         ]
         out.append(("decision", m["decision"] ?? .object([("rule", .string("argmax"))])))
         for key in ["class_weights", "seeds", "seed_summary", "feature_importance"] { if let v = m[key] { out.append((key, v)) } }
@@ -168,6 +170,21 @@ public enum TrainResults {
     public static func classOrder(_ version: DatasetVersion, layout: CacheLayout) -> [String] {
         guard let bytes = try? artifact(TrainStage.Artifact.metrics, of: version, layout: layout), let m = try? JSONParser.parse(bytes) else { return [] }
         return m["classes"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
+
+    /// The normalisation the model applies to its input, from the train stage's `normalize`
+    /// parameter (the model file stores the fitted values; this is the method).
+    public static func normalization(_ normalize: JSONValue?) -> Normalization.Method {
+        normalize?.stringValue.flatMap(Normalization.Method.init(rawValue:)) ?? .none
+    }
+
+    /// One line for people: which normalisation the model applies and what it expects.
+    public static func normalizationText(_ method: Normalization.Method) -> String {
+        switch method {
+        case .none: return "normalisation: none (the model takes raw blendshape features as they are)"
+        case .zscore: return "normalisation: zscore, (x − train mean) / train std, stored in the model and applied by it: give raw features"
+        case .minmax: return "normalisation: minmax, (x − train min) / (train max − train min), stored in the model and applied by it: give raw features"
+        }
     }
 
     /// The model's one-line description from the run's statistics, or "trained".

@@ -17,7 +17,8 @@ public struct TrainStage: Stage {
     // by row share with legible text (same model, history and metrics as 3).
     // 5: metrics gain the confusion by source emotion ("by_emotion"), "decision" and, with
     // seeds, per-class mean ± std; an emotion-confusion SVG; decision rules and the
-    // balanced_source / balanced_val class weights (an argmax model is byte-identical to 4's).
+    // balanced_source / balanced_val class weights; the model file stores each
+    // feature's train range (header key feature_ranges).
     public static let version = 5
     public static let summary = "train an LSTM, MLP or gradient-boosted tree classifier on the dataset (one per seed: an ensemble); metrics, curves, confusion matrix, model"
     /// The dataset; optionally, second, a stage before 'balance' whose train split gives
@@ -412,7 +413,8 @@ public struct TrainStage: Stage {
         let testProbs = try probabilities(test)
         let valProbsAll = val.count > 0 ? try probabilities(val) : nil
         let chosen = valProbsAll.map { rule(valProbabilities: $0.ensemble, seedLabel: "") } ?? rule(valProbabilities: [], seedLabel: "")
-        let trained = TrainedModel(members: fits.map(\.member), classes: classes, featureNames: names, normalization: scaling, decision: chosen)
+        let trained = TrainedModel(members: fits.map(\.member), classes: classes, featureNames: names, normalization: scaling, decision: chosen,
+                                   featureRanges: FeatureRanges.fit(features: train.features, width: width))
         let testPredicted = predicted(testProbs.ensemble, chosen)
         let testMetrics = ClassificationMetrics(trueLabels: test.labels, predicted: testPredicted, classes: k)
         var report: [(String, JSONValue)] = [("test", test.count > 0 ? Self.metricsJSON(testMetrics, classes: classes, byEmotion: emotionsOf[.test].map { ($0, testPredicted) }) : .null)]

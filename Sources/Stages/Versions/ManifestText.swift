@@ -104,6 +104,11 @@ func renderManifest(_ m: Manifest, tags: [String], ref: String?) -> String {
         out.append(renderStageStats("augmentation (stage '\(a.stage)')", a.stats, classes: m.classes))
     }
     out += renderDatasetStageStats(m)
+    for l in m.lineage where l.stage.kind == TrainStage.kind {
+        out.append("")
+        out.append("model (stage '\(l.stage.name)'): \(l.stats["model"]?.stringValue ?? "trained")")
+        out.append("  " + TrainResults.normalizationText(TrainResults.normalization(l.parameters["normalize"])))
+    }
     out.append("")
     out.append("lineage")
     var lineage = [["stage", "kind", "key", "rows in", "rows out", "seconds"]]
