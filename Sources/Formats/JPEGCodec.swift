@@ -46,6 +46,9 @@ public enum JPEGCodec {
         guard header == 0 else {
             throw FormatError(file: source, message: "is not a decodable JPEG image (TurboJPEG: \(errorText(handle)))")
         }
+        guard width > 0, height > 0 else {
+            throw FormatError(file: source, message: "is not a decodable JPEG image: its header declares \(width)x\(height) pixels (truncated or damaged)")
+        }
         let isGray = colorspace == Int32(TJCS_GRAY.rawValue)
         guard colorspace != Int32(TJCS_CMYK.rawValue), colorspace != Int32(TJCS_YCCK.rawValue) else {
             throw FormatError(file: source, message: "is a CMYK JPEG; expected a gray or RGB (YCbCr) JPEG: convert it to RGB first")
@@ -53,7 +56,7 @@ public enum JPEGCodec {
         let w = Int(width), h = Int(height), channels = isGray ? 1 : 3
         let (rowBytes, o1) = w.multipliedReportingOverflow(by: channels)
         let (size, o2) = rowBytes.multipliedReportingOverflow(by: h)
-        guard w > 0, h > 0, !o1, !o2, size <= maxDecodedBytes, rowBytes <= Int(Int32.max) else {
+        guard !o1, !o2, size <= maxDecodedBytes, rowBytes <= Int(Int32.max) else {
             throw FormatError(file: source, message:
                 "is too large to decode: \(w)x\(h) pixels x \(channels) channels, the limit is \(maxDecodedBytes) bytes")
         }

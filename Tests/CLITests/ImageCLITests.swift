@@ -95,7 +95,7 @@ struct ImageCLITests {
 
         // The same labels as predict on the images themselves.
         let direct = try CLI.run(["predict", "--model", Self.model, "--face-model", Self.faceModel, Self.photos])
-        #expect(direct.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",")[6] }
+        #expect(direct.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[6] }
                 == lines.dropFirst().map { $0[2] })
     }
 

@@ -31,7 +31,7 @@ import Stages
         #expect(p.probabilities.count == 3 && abs(p.probabilities.reduce(0, +) - 1) < 1e-5)
         #expect(p.probability(of: p.label) == p.probabilities.max())
         #expect(p.blendshapes.count == 52)
-        #expect(p.faceBox.width > 100 && p.faceBox.x >= 0 && p.faceBox.x + p.faceBox.width <= 512)
+        #expect(p.faceBox.width > 50 && p.faceBox.height > 50 && p.faceBox.x >= 0 && p.faceBox.x + p.faceBox.width <= 512)
         // The model's own predict on the features built from the same blendshapes.
         let geometryFree = try Self.modelFile(features: ["mouthSmileLeft", "jawOpen"])
         let simple = try ExpressionClassifier(modelPath: geometryFree.path, faceLandmarkerPath: Self.faceModel)
