@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "FaceExpression", dependencies: ["Formats", "Inference", "Learning", "Stages"]),
         .executableTarget(name: "blendset", dependencies: ["Basics", "Stages", "Pipeline", "Formats", "Inference", "Learning"]),
         // Release-mode benchmarks whose figures go in BENCHMARKS.md (never timed in tests).
-        .executableTarget(name: "blendset-bench", dependencies: ["Formats", "Inference", "Learning"], swiftSettings: numericSettings),
+        .executableTarget(name: "blendset-bench", dependencies: ["Formats", "Inference", "Learning", "FaceExpression"], swiftSettings: numericSettings),
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "FormatsTests", dependencies: ["Basics", "Formats"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Formats"]),
