@@ -95,7 +95,7 @@ let extractCommand = CommandSpec(
             let paths = range.map { r in walked.indices.filter(r.contains).map { walked[$0] } } ?? walked
             models = try loadFaceModels(modelPath)
             printer.stageStarted("extract", kind: "extract")
-            (text, faces, failures) = try BlendshapeExtraction.csv(images: paths, models: models, jobs: jobs) { done in
+            (text, faces, failures) = try BlendshapeExtraction.csv(images: paths, firstRow: range.map { min($0.lowerBound, walked.count) } ?? 0, models: models, jobs: jobs) { done in
                 printer.stageProgress("extract", done: done, total: paths.count, unit: "images", fromMemo: 0)
             }
             count = paths.count

@@ -99,6 +99,18 @@ struct ImageCLITests {
                 == lines.dropFirst().map { $0[2] })
     }
 
+    @Test("extract --rows on images keeps their positions in the walk; a FER2013 CSV and images together are refused")
+    func extractRowsOfImages() throws {
+        let dir = CLI.folder()
+        let e = try CLI.run(["extract", "--model", Self.faceModel, Self.photos, "--rows", "1-2", "--out", dir + "/two.csv"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let rows = try csvRows(dir + "/two.csv").rows
+        #expect(rows.map { ($0[0] as NSString).lastPathComponent } == ["astronaut-flipped.jpg", "astronaut-gray.png"])
+        #expect(rows.map { $0[1] } == ["1", "2"])
+        let mixed = try CLI.run(["extract", "--model", Self.faceModel, CLI.fixture, Self.photos, "--out", dir + "/x.csv"])
+        #expect(mixed.status == 64)
+    }
+
     func csvRows(_ path: String) throws -> (header: [String], rows: [[String]]) {
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         return (lines[0], Array(lines.dropFirst()))

@@ -35,8 +35,9 @@ public enum BlendshapeExtraction {
 
     /// The header and one line per readable image of `paths` (PNG or JPEG, any size, gray or
     /// colour), in the order given, whatever `jobs` is. `id` is the path as given, `row` its
-    /// 0-based position in `paths`. Unreadable images are left out and returned as failures.
-    public static func csv(images paths: [String], models: FaceModels, jobs: Int,
+    /// 0-based position in `paths` plus `firstRow`. Unreadable images are left out and
+    /// returned as failures.
+    public static func csv(images paths: [String], firstRow: Int = 0, models: FaceModels, jobs: Int,
                            progress: (@Sendable (Int) -> Void)? = nil) throws -> (text: String, faces: Int, failures: [ImageFailure]) {
         let results = try LandmarkerPool.map(count: paths.count, jobs: jobs, models: models, progress: progress) { landmarker, k -> Result<FaceReading?, ImageFailure> in
             let image: PixelImage
@@ -49,10 +50,10 @@ public enum BlendshapeExtraction {
         for (k, result) in results.enumerated() {
             switch result {
             case .failure(let f): failures.append(f)
-            case .success(nil): lines.append("\(csvField(paths[k])),\(k),0" + String(repeating: ",", count: Blendshapes.names.count))
+            case .success(nil): lines.append("\(csvField(paths[k])),\(firstRow + k),0" + String(repeating: ",", count: Blendshapes.names.count))
             case .success(let face?):
                 faces += 1
-                lines.append("\(csvField(paths[k])),\(k),1," + face.blendshapes.map { "\($0)" }.joined(separator: ","))
+                lines.append("\(csvField(paths[k])),\(firstRow + k),1," + face.blendshapes.map { "\($0)" }.joined(separator: ","))
             }
         }
         return (joined(lines), faces, failures)
