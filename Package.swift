@@ -13,23 +13,29 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "blendset", targets: ["blendset"]),
+        // For applications: face image → expression label (see README, "The FaceExpression library").
+        .library(name: "FaceExpression", targets: ["FaceExpression"]),
     ],
     targets: [
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
                        providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"]), .brew(["jpeg-turbo"])]),
         // Low-level utilities every module may use: the seeded generator, CRC-32, whole-file
         // reads, the parallel loop. Depends on nothing of ours.
         .target(name: "Basics"),
-        .target(name: "Formats", dependencies: ["Basics", "CZstd", "CPNG"], swiftSettings: numericSettings),
+        .target(name: "Formats", dependencies: ["Basics", "CZstd", "CPNG", "CTurboJPEG"], swiftSettings: numericSettings),
         .target(name: "Pipeline", dependencies: ["Basics", "Formats"]),
         .target(name: "Inference", dependencies: ["Basics"], swiftSettings: numericSettings),
         .target(name: "Learning", dependencies: ["Basics", "Formats"], swiftSettings: numericSettings),
         .target(name: "Stages", dependencies: ["Basics", "Pipeline", "Formats", "Inference", "Learning"]),
+        // Image → blendshapes → trained model, for other Swift programs; the core lives in Stages.
+        .target(name: "FaceExpression", dependencies: ["Formats", "Inference", "Learning", "Stages"]),
         .executableTarget(name: "blendset", dependencies: ["Basics", "Stages", "Pipeline", "Formats", "Inference", "Learning"]),
         // Release-mode benchmarks whose figures go in BENCHMARKS.md (never timed in tests).
-        .executableTarget(name: "blendset-bench", dependencies: ["Formats", "Inference", "Learning"], swiftSettings: numericSettings),
+        .executableTarget(name: "blendset-bench", dependencies: ["Formats", "Inference", "Learning", "FaceExpression"], swiftSettings: numericSettings),
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "FormatsTests", dependencies: ["Basics", "Formats"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Formats"]),
@@ -37,6 +43,7 @@ let package = Package(
         .testTarget(name: "StagesTests", dependencies: ["Basics", "Stages", "Pipeline", "Formats", "Learning"]),
         .testTarget(name: "CLITests", dependencies: ["Formats"]),
         .testTarget(name: "LearningTests", dependencies: ["Basics", "Learning"]),
+        .testTarget(name: "FaceExpressionTests", dependencies: ["FaceExpression", "Formats", "Stages", "Learning", "Inference"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,7 +6,7 @@
 #
 # Each module is compiled once, whole-module, into one object file and a .swiftmodule; a target
 # links only the modules it imports. Needs a Linux Swift toolchain (its libFuzzer runtime),
-# libzstd-dev and libpng-dev.
+# libzstd-dev, libpng-dev and libturbojpeg0-dev.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -14,7 +14,7 @@ out=.build-fuzz
 mkdir -p "$out/modules" "$out/obj" "$out/bin"
 
 common=(-parse-as-library -swift-version 6 -package-name blendset -O -g
-        -sanitize=fuzzer,address -I "$out/modules" -I Sources/CZstd -I Sources/CPNG)
+        -sanitize=fuzzer,address -I "$out/modules" -I Sources/CZstd -I Sources/CPNG -I Sources/CTurboJPEG)
 # Module → its dependencies among ours, in build order (as in Package.swift).
 modules=(Basics Formats Inference Pipeline Learning Stages)
 declare -A deps=(
@@ -65,7 +65,7 @@ for t in "${targets[@]}"; do
   for m in "${mods[@]}"; do build_module "$m"; done
   objs=(); for m in "${mods[@]}"; do objs+=("$out/obj/$m.o"); done
   echo "  link fuzz-$t (${mods[*]})"
-  swiftc "${common[@]}" -module-name "Fuzz_$t" "$src" "${objs[@]}" -lzstd -lpng16 \
+  swiftc "${common[@]}" -module-name "Fuzz_$t" "$src" "${objs[@]}" -lzstd -lpng16 -lturbojpeg \
     -o "$out/bin/fuzz-$t" 2> >(grep -v "Cannot export local symbol" >&2)
 done
 echo "built ${#targets[@]} target(s) into $root/$out/bin in $((SECONDS - start)) s"

@@ -3,7 +3,7 @@
 
     benchmarks/compare_blendshapes.py OURS.csv REFERENCE.csv[.zst]
 
-OURS is `row,detected,<52 names>` (row = 0-based data row); REFERENCE is MediaPipe's
+OURS is `id,row,detected,<52 names>` (row = 0-based data row); REFERENCE is MediaPipe's
 file with a `fer2013_row` column (or `fixture_row` for the mini fixture). Prints the
 face-found agreement and the |Δ| of the 52 scores (median, 99th percentile, max) over
 the rows both found a face in, against the bounds of issue 3.
@@ -20,7 +20,7 @@ def read(path):
 
 ours_rows, ref_rows = read(sys.argv[1]), read(sys.argv[2])
 key = "fer2013_row" if "fer2013_row" in ref_rows[0] else "fixture_row"
-names = [n for n in ours_rows[0].keys() if n not in ("row", "detected")]
+names = [n for n in ours_rows[0].keys() if n not in ("id", "row", "detected")]
 ours = {int(r["row"]): r for r in ours_rows}
 common = [r for r in ref_rows if int(r[key]) in ours]
 missing = len(ref_rows) - len(common)

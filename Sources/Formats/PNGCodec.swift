@@ -153,7 +153,7 @@ public enum PNGCodec {
     /// Area-average reduction so the longer side is `maxSide`, dropping channels past
     /// `outChannels` (alpha). Integer arithmetic with rounding, so the result is exact and
     /// the same on every machine.
-    private static func reduced(_ raw: [UInt8], width: Int, height: Int, inChannels: Int,
+    static func reduced(_ raw: [UInt8], width: Int, height: Int, inChannels: Int,
                                 outChannels: Int, maxSide: Int) -> PixelImage {
         let longest = max(width, height)
         let outWidth = max(1, width * maxSide / longest)

@@ -1,9 +1,10 @@
 import Foundation
 import Formats
 import Learning
+import FaceExpression
 
 // Benchmarks for BENCHMARKS.md. Build with `swift build -c release` and run
-// `.build/release/blendset-bench csv|gbt|models|extract ...` (no arguments: usage).
+// `.build/release/blendset-bench csv|gbt|models|extract|image ...` (no arguments: usage).
 // benchmarks/gbt-vs-sklearn.sh runs gbt beside scikit-learn.
 
 func median(_ xs: [Double]) -> Double {
@@ -108,6 +109,27 @@ func gbtBenchmark(_ args: [String]) throws {
     }
 }
 
+/// Latency of one image through FaceExpression on this thread, warm: decode (PNG/JPEG file →
+/// pixels), then face landmarker → blendshapes → model. Prints the medians of `runs` runs.
+func imageBenchmark(_ args: [String]) throws {
+    guard args.count >= 2 else { throw BenchError(description: "usage: blendset-bench image MODEL.blsmodel IMAGE [face_landmarker.task] [runs]") }
+    let faceModel = args.count > 2 ? args[2] : "../shared/models/face_landmarker.task"
+    let runs = args.count > 3 ? Int(args[3]) ?? 50 : 50
+    let classifier = try ExpressionClassifier(modelPath: args[0], faceLandmarkerPath: faceModel)
+    var label = "no face"
+    for _ in 0..<5 { _ = try classifier.classify(image: FaceImage(contentsOfFile: args[1])) }  // warm up
+    var decode: [Double] = [], classify: [Double] = [], total: [Double] = []
+    for _ in 0..<runs {
+        var image: FaceImage?
+        let d = try seconds { image = try FaceImage(contentsOfFile: args[1]) }
+        let c = try seconds { label = try classifier.classify(image: image!)?.label ?? "no face" }
+        decode.append(d); classify.append(c); total.append(d + c)
+    }
+    let simd = ProcessInfo.processInfo.environment["BLENDSET_SIMD"] ?? "auto"
+    print(String(format: "image %@, %d runs, one thread, BLENDSET_SIMD=%@: median total %.2f ms (decode %.2f ms, landmarker+blendshapes+model %.2f ms); min total %.2f ms; label %@",
+                 args[1], runs, simd, median(total) * 1e3, median(decode) * 1e3, median(classify) * 1e3, total.min()! * 1e3, label))
+}
+
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "csv":
@@ -125,10 +147,13 @@ case "extract":
         try extractBenchmark(path: options["data"] ?? "../shared/data/fer2013.csv.zst", task: options["model"] ?? "../shared/models/face_landmarker.task",
                              limit: Int(options["images"] ?? "") ?? 21264, jobs: Int(options["jobs"] ?? "") ?? 2)
     } catch { print("blendset-bench: \(error)"); exit(65) }
+case "image":
+    do { try imageBenchmark(Array(args.dropFirst())) } catch { print("blendset-bench: \(error)"); exit(65) }
 default:
     print("""
         usage: blendset-bench csv [FILE]
                blendset-bench gbt FILE.npz [rounds=600 lr=0.05 max_leaves=31 min_samples_leaf=20 l2=1 patience=10 threads=2 seeds=1,2,3 ...]
+               blendset-bench image MODEL.blsmodel IMAGE [face_landmarker.task] [RUNS]   (decode → landmarker → model, one thread)
                blendset-bench models [TASK] [RUNS]          (each face model alone, by operator kind)
                blendset-bench extract [images=N] [jobs=J] [data=FILE] [model=TASK]   (the landmarker alone)
         BLENDSET_SIMD=avx2|avx512 forces a kernel path.

@@ -8,6 +8,7 @@ extension OptionSpec {
     static let stage = OptionSpec(name: "--stage", valueName: "STAGE", help: "png: the stage whose images to write")
     static let exportRows = OptionSpec(name: "--rows", valueName: "N", help: "png: how many images (default 100)")
     static let augmented = OptionSpec(name: "--augmented", help: "png: only rows made by augmentation")
+    static let exportSplit = OptionSpec(name: "--split", valueName: "train|val|test", help: "png: only rows of this split")
     static let order = OptionSpec(name: "--order", valueName: "shuffled|source", help: "row order: seeded shuffle per split (default) or the stored order")
     static let exportSeed = OptionSpec(name: "--seed", valueName: "S", help: "the seed of --order shuffled (default \(DatasetExport.Order.defaultSeed))")
 }
@@ -15,7 +16,7 @@ extension OptionSpec {
 let exportCommand = CommandSpec(
     name: "export",
     summary: "write a dataset version as NumPy .npz, CSV, or a stage's images as PNG",
-    usage: "blendset export [VERSION] --format npz|csv|png --out PATH [--order shuffled|source] [--seed S] [--stage STAGE] [--rows N] [--augmented] [--cache DIR] [--pipeline FILE]",
+    usage: "blendset export [VERSION] --format npz|csv|png --out PATH [--order shuffled|source] [--seed S] [--stage STAGE] [--rows N] [--augmented] [--split train|val|test] [--cache DIR] [--pipeline FILE]",
     details: """
         VERSION defaults to latest.
           npz  --out FILE.npz: X_train, y_train, emotion_train, X_val, y_val, emotion_val, X_test,
@@ -32,21 +33,25 @@ let exportCommand = CommandSpec(
           png  --out DIR --stage STAGE: the images of an image-carrying stage (e.g. augment) as PNG
                files <row>-<class>-<item>.png, plus index.csv (with each row's augmentation recipe)
                and export.json; --rows N limits them (default 100), --augmented keeps only
-               augmented rows.
+               augmented rows, --split keeps only one split's rows (e.g. the test images, for
+               'blendset predict --model M.blsmodel DIR').
         --order: a version stores its rows grouped by class, and Keras' validation_split takes the last
         rows, so by default every split is written in a seeded shuffled order (--seed S, default
         \(DatasetExport.Order.defaultSeed); the same seed gives the same bytes). --order source writes the stored order.
         For png, the order picks which --rows N images are written.
         Files are written atomically; an output that exists as a symlink, FIFO or device is refused (exit 73).
         """,
-    options: [.pipeline, .cache, .format, .exportOut, .order, .exportSeed, .stage, .exportRows, .augmented],
+    options: [.pipeline, .cache, .format, .exportOut, .order, .exportSeed, .stage, .exportRows, .augmented, .exportSplit],
     positionals: 0...1,
     run: { args in
         let format = try args.required(.format, "--format is required (npz, csv or png)")
         guard ["npz", "csv", "png"].contains(format) else { throw UsageError(message: "--format expects npz, csv or png, found '\(format)'", command: "export") }
         let out = try args.required(.exportOut, "--out is required (a .npz file for npz, a folder for csv and png)")
-        if format != "png" && (args[.stage] != nil || args[.exportRows] != nil || args.flag(.augmented)) {
-            throw UsageError(message: "--stage, --rows and --augmented apply to --format png only", command: "export")
+        if format != "png" && (args[.stage] != nil || args[.exportRows] != nil || args.flag(.augmented) || args[.exportSplit] != nil) {
+            throw UsageError(message: "--stage, --rows, --augmented and --split apply to --format png only", command: "export")
+        }
+        if let split = args[.exportSplit], Split(name: split) == nil {
+            throw UsageError(message: "--split expects train, val or test, found '\(split)'", command: "export")
         }
         if format == "png" && args[.stage] == nil {
             throw UsageError(message: "--format png needs --stage STAGE (a stage with images, e.g. ingest or augment)", command: "export")
@@ -86,7 +91,7 @@ let exportCommand = CommandSpec(
                 throw VersionError.unknownStage(stage: name, version: version.shortID, stages: version.stages.map(\.name))
             }
             let rows = try args.int(.exportRows, in: 1...10_000_000) ?? 100
-            let files = try DatasetExport.png(stage: stage, of: version, layout: layout, rows: rows, augmentedOnly: args.flag(.augmented), order: order)
+            let files = try DatasetExport.png(stage: stage, of: version, layout: layout, rows: rows, augmentedOnly: args.flag(.augmented), split: args[.exportSplit], order: order)
             for (file, bytes) in files { try AtomicFile.write(bytes, to: out + "/" + file) }
             try writeRecord([("images", files.count - 1)])
             print("wrote \(files.count - 1) PNG image(s) of stage '\(name)', index.csv and export.json to \(out), order \(order)")

@@ -90,7 +90,7 @@ enum PredictError: Error, CustomStringConvertible {
 let predictCommand = CommandSpec(
     name: "predict",
     summary: "classify rows of blendshape features with a trained model",
-    usage: "blendset predict [VERSION] --input FILE.csv [--model FILE] [--cache DIR] [--pipeline FILE] [--json]",
+    usage: "blendset predict [VERSION] --input FILE.csv | --model FILE IMAGE_OR_FOLDER... [--model FILE] [--face-model FILE] [--cache DIR] [--pipeline FILE] [--json] [--jobs N]",
     details: """
         The model is the one trained for VERSION (default latest) in the cache, or with --model FILE
         a model written by 'blendset metrics --save DIR' (DIR/model.blsmodel): an LSTM, an MLP,
@@ -105,10 +105,13 @@ let predictCommand = CommandSpec(
         class, and one probability per class (CSV). --json prints one object: {"model", "classes",
         "decision": {"rule", ...}, "warnings": [TEXT], "rows": [{"row", "class", "probabilities":
         {CLASS: p}}]}.
+        \(PredictImages.help)
         """,
-    options: [.pipeline, .cache, .model, .input, .json],
-    positionals: 0...1,
+    options: [.pipeline, .cache, .model, .input, .json, .jobs, .faceModel],
+    positionals: 0...1_000_000,
     run: { args in
+        if try PredictImages.run(args) { return }  // images, or the CSV of 'blendset extract'
+        guard args.positionals.count <= 1 else { throw UsageError(message: "give at most one VERSION", command: "predict") }
         let inputPath = try args.required(.input, "--input FILE.csv is required")
         let model: TrainedModel
         let modelPath: String

@@ -124,6 +124,7 @@ func failure(_ error: any Error, command: String) -> (message: String, code: Int
         case .modelMissing, .inputUnreadable: return (e.description, ExitCode.noInput)
         case .modelInvalid: return (e.description, ExitCode.dataError)
         }
+    case let e as ImageReadFailures: return (e.description, ExitCode.dataError)
     case let e as PipelineError: return (e.description, exitCode(for: e))
     case let e as StrictWarningsError: return (e.description, ExitCode.dataError)
     case let e as FormatError: return (e.description, [.cannotCreate: ExitCode.cantCreate, .writeFailed: ExitCode.ioError][e.kind] ?? ExitCode.dataError)

@@ -315,13 +315,14 @@ struct ExtractTests {
         #expect(a == b)
         let lines = a.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         #expect(lines.count == 41)
-        #expect(lines[0].hasPrefix("row,detected,_neutral,browDownLeft,"))
-        #expect(lines[0].split(separator: ",").count == 54)
+        #expect(lines[0].hasPrefix("id,row,detected,_neutral,browDownLeft,"))
+        #expect(lines[0].split(separator: ",").count == 55)
         #expect(lines.dropFirst().map { Int($0.split(separator: ",")[0])! } == Array(20...59))
+        #expect(lines.dropFirst().map { Int($0.split(separator: ",")[1])! } == Array(20...59))
         for line in lines.dropFirst() {
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-            #expect(fields.count == 54)
-            #expect(fields[1] == "1" ? fields[2...].allSatisfy { Float($0) != nil } : fields[2...].allSatisfy(\.isEmpty))
+            #expect(fields.count == 55)
+            #expect(fields[2] == "1" ? fields[3...].allSatisfy { Float($0) != nil } : fields[3...].allSatisfy(\.isEmpty))
         }
         #expect(two.stderr.contains("40 images"))
     }

@@ -65,6 +65,19 @@ struct IngestTests {
         #expect(b.stats("ingest")["skipped"] == .int(1))
     }
 
+    @Test("a JPEG in the folder is read like a PNG: RGB, full size, its path is the item id")
+    func jpegInFolder() throws {
+        let dir = temporaryFolder()
+        let jpeg = Array(try Data(contentsOf: URL(fileURLWithPath: FileManager.default.currentDirectoryPath + "/../shared/photos/astronaut-640x480.jpg")))
+        try AtomicFile.write(jpeg, to: dir + "/faces/Training/happy/photo.jpg")
+        try AtomicFile.write(try PNGCodec.encode(PixelImage(width: 2, height: 2, channels: 1, pixels: [1, 2, 3, 4])), to: dir + "/faces/Training/sad/small.png")
+        let t = try BuiltPipeline(defaultPipelineJSON(source: dir + "/faces", upTo: "ingest")).table("ingest")
+        #expect(t.rowCount == 2)
+        #expect(try t.strings(ColumnName.itemID) == ["Training/happy/photo.jpg", "Training/sad/small.png"])
+        #expect(try t.int32(ColumnName.imageWidth) == [640, 2])
+        #expect(try t.int32(ColumnName.imageChannels) == [3, 1])
+    }
+
     @Test("an unknown usage or emotion folder is an error naming it")
     func unknownFolder() throws {
         let dir = temporaryFolder()

@@ -3,13 +3,13 @@ import Foundation
 import Formats
 import Pipeline
 
-/// Reads FER2013 — the Kaggle CSV (plain or .zst) or a folder of PNG images laid out
-/// `<usage>/<emotion name>/*.png` — into a table of images with emotion, usage and a
+/// Reads FER2013 — the Kaggle CSV (plain or .zst) or a folder of PNG or JPEG images laid out
+/// `<usage>/<emotion name>/*.png|*.jpg` — into a table of images with emotion, usage and a
 /// stable item id (the CSV data row, or the image's path inside the folder).
 public struct IngestStage: Stage {
     public static let kind = "ingest"
     public static let version = 2  // 2: folder images larger than 1024 px on a side are reduced while read
-    public static let summary = "read FER2013 (CSV, .csv.zst or a PNG folder) into an image table"
+    public static let summary = "read FER2013 (CSV, .csv.zst or a PNG/JPEG folder) into an image table"
     public static let inputCount = 0...0
     public static let sourceHint = """
         FER2013 is distributed on Kaggle ("Challenges in Representation Learning: Facial Expression \
@@ -18,7 +18,7 @@ public struct IngestStage: Stage {
         """
     public static let parameters: [ParameterSpec] = [
         ParameterSpec("source", default: .string("../shared/data/fer2013.csv.zst"),
-                      "FER2013 as .csv, .csv.zst, or a folder <usage>/<emotion>/*.png; relative to the pipeline file",
+                      "FER2013 as .csv, .csv.zst, or a folder <usage>/<emotion>/*.png|*.jpg; relative to the pipeline file",
                       role: .inputPath(hint: sourceHint), keysFileName: true),
         ParameterSpec("on_bad_row", default: .string("fail"),
                       "\"fail\" stops at the first bad row or image; \"skip\" drops it and counts it in the stats"),
@@ -134,7 +134,7 @@ public struct IngestStage: Stage {
         return out
     }
 
-    /// Walks `<usage>/<emotion>/*.png`; each file's path inside the folder is its item id.
+    /// Walks `<usage>/<emotion>/*.png|*.jpg` (PNG or JPEG, told apart by content); each file's path inside the folder is its item id.
     private func readFolder(_ context: StageContext) throws -> IngestedImages {
         var files: [(path: String, usage: Int, emotion: Int)] = []
         let fm = FileManager.default
@@ -157,14 +157,14 @@ public struct IngestStage: Stage {
             }
         }
         if files.isEmpty {
-            throw PipelineError.stageFailed(stage: context.stage, message: "\(source) holds no images; expected <usage>/<emotion>/*.png with usage in \(Self.usageFolders.joined(separator: ", ")) and emotion in \(Emotion.names.joined(separator: ", "))")
+            throw PipelineError.stageFailed(stage: context.stage, message: "\(source) holds no images; expected <usage>/<emotion>/*.png or *.jpg with usage in \(Self.usageFolders.joined(separator: ", ")) and emotion in \(Emotion.names.joined(separator: ", "))")
         }
         var out = IngestedImages()
         for (i, f) in files.enumerated() {
             let full = source + "/" + f.path
             let image: PixelImage
             do {
-                image = try PNGCodec.decodeFile(atPath: full, maxSide: Self.maxImageSide)
+                image = try ImageFile.decodeFile(atPath: full, maxSide: Self.maxImageSide)
             } catch {
                 if onBadRow == .skip {
                     out.skipped.append("\(f.path): \(error.message)")

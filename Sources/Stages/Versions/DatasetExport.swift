@@ -197,9 +197,10 @@ public enum DatasetExport {
     /// `<row>-<label or emotion>-<item id>.png`, with an `index.csv` that maps file names
     /// to rows. `rows` limits how many are written: the first ones in `order` (a seeded
     /// sample of the stage's rows when shuffled; index.csv lists them in that order).
-    /// With `augmentedOnly`, only rows made by augmentation (a non-empty `augment_recipe`).
+    /// With `augmentedOnly`, only rows made by augmentation (a non-empty `augment_recipe`);
+    /// with `split`, only rows of that split (train, val or test).
     public static func png(stage: DatasetVersion.StageEntry, of version: DatasetVersion, layout: CacheLayout, rows limit: Int,
-                           augmentedOnly: Bool = false, order: Order = .default) throws -> [(name: String, bytes: [UInt8])] {
+                           augmentedOnly: Bool = false, split: String? = nil, order: Order = .default) throws -> [(name: String, bytes: [UInt8])] {
         guard stage.artifacts[imagesArtifact] != nil else {
             let carrying = version.stages.filter { $0.artifacts[imagesArtifact] != nil }.map(\.name)
             throw VersionError.unsupported("stage '\(stage.name)' of version \(version.shortID) carries no images; stages with images: \(carrying.isEmpty ? "none" : carrying.joined(separator: ", "))")
@@ -226,6 +227,15 @@ public enum DatasetExport {
                 throw VersionError.unsupported("stage '\(stage.name)' has no '\(ColumnName.augmentRecipe)' column, so it has no augmented rows to pick; drop --augmented or pick the augment stage")
             }
             selected = selected.filter { !recipes[$0].isEmpty }
+        }
+        if let split {
+            guard let splits else {
+                throw VersionError.unsupported("stage '\(stage.name)' has no '\(ColumnName.split)' column; pick a stage at or below the split stage, or drop --split")
+            }
+            guard let wanted = Split(name: split) else {
+                throw VersionError.unsupported("--split expects one of \(Split.allCases.map(\.name).joined(separator: ", ")), found '\(split)'")
+            }
+            selected = selected.filter { splits[$0] == wanted.rawValue }
         }
         var index_csv = "row,file,item_id,split,label,width,height,channels,augment_recipe\n"
         for r in order.apply(selected, stream: 0).prefix(limit) {
