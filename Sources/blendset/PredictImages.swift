@@ -119,6 +119,8 @@ enum PredictImages {
         }
         let x = try TrainResults.featureRows(faceRows, features: model.featureNames, source: source)
         let probs = faceRows.rows.isEmpty ? [] : try model.predict(rawFeatures: x, threads: ProcessInfo.processInfo.activeProcessorCount)
+        let warnings = model.rangeWarning(rawFeatures: x).map { [$0] } ?? []
+        for w in warnings { writeError("blendset: warning: \(w)\n") }
         let k = model.classes.count
         var next = 0
         var items: [(row: Int, id: String?, p: [Float]?)] = []
@@ -134,6 +136,7 @@ enum PredictImages {
         if json {
             printJSON(.object([
                 ("model", .string(modelPath)), ("classes", .array(model.classes.map { .string($0) })),
+                ("warnings", .array(warnings.map { .string($0) })),
                 ("rows", .array(items.map { item in
                     .object([("row", .int(item.row))] + (item.id.map { [("id", JSONValue.string($0))] } ?? [])
                         + [("face", .bool(item.p != nil)),

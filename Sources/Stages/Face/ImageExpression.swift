@@ -97,6 +97,6 @@ public struct FaceExpressionModel: Sendable {
     /// The predicted class of one row of probabilities (the index into `model.classes`).
     /// The one place the decision rule is applied for images and extract CSVs.
     public func decide(_ probabilities: [Float]) -> Int {
-        probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? 0
+        Int(model.decide(probabilities).first ?? 0)
     }
 }
