@@ -55,6 +55,10 @@ public struct TrainedModel: Sendable, Equatable {
     /// Each feature's range over the train split, in raw (unnormalised) units; nil in files
     /// written before it existed. `predict` uses it to warn about differently scaled input.
     public var featureRanges: FeatureRanges?
+    /// The decimals the train features were truncated to (every train value was already a
+    /// multiple of 10^-digits), so features computed from images get the same cut; nil when
+    /// they were not truncated.
+    public var featureDigits: Int?
 
     public static let magic: [UInt8] = Array("BLSMODEL".utf8)
     /// The newest format version written; 1 is still written for a single network.
@@ -65,13 +69,14 @@ public struct TrainedModel: Sendable, Equatable {
     }
 
     public init(members: [Member], classes: [String], featureNames: [String], normalization: Normalization, decision: DecisionRule? = nil,
-                featureRanges: FeatureRanges? = nil) {
+                featureRanges: FeatureRanges? = nil, featureDigits: Int? = nil) {
         self.members = members
         self.classes = classes
         self.featureNames = featureNames
         self.normalization = normalization
         self.decision = decision
         self.featureRanges = featureRanges
+        self.featureDigits = featureDigits
     }
 
     /// The network of a one-network model, or nil.
@@ -103,6 +108,7 @@ public struct TrainedModel: Sendable, Equatable {
         var decision: DecisionRule?
         // Optional: absent (not null) when nil, so older models keep their bytes.
         var feature_ranges: FeatureRanges?
+        var feature_digits: Int?
     }
 
     /// The version 2 header: what all members share, then one entry per member whose
@@ -131,6 +137,7 @@ public struct TrainedModel: Sendable, Equatable {
         var members: [Entry]
         var decision: DecisionRule?
         var feature_ranges: FeatureRanges?
+        var feature_digits: Int?
     }
 
     static func layerHeaders(_ network: Network) -> [Header.Layer] {
@@ -166,7 +173,7 @@ public struct TrainedModel: Sendable, Equatable {
             let header = Header(format: "blendset-model", input_steps: network.input.steps, input_features: network.input.features,
                                 layers: Self.layerHeaders(network), classes: classes, features: featureNames, normalization: normalization,
                                 tensors: network.slots.map { .init(name: $0.name, offset: $0.offset, count: $0.count) }, decision: decision,
-                                feature_ranges: featureRanges)
+                                feature_ranges: featureRanges, feature_digits: featureDigits)
             let json = Array(try! encoder.encode(header))
             u32(1)
             u32(UInt32(json.count))
@@ -200,7 +207,7 @@ public struct TrainedModel: Sendable, Equatable {
             }
         }
         let header = MembersHeader(format: "blendset-model", classes: classes, features: featureNames, normalization: normalization, members: entries, decision: decision,
-                                   feature_ranges: featureRanges)
+                                   feature_ranges: featureRanges, feature_digits: featureDigits)
         let json = Array(try! encoder.encode(header))
         u32(2)
         u32(UInt32(json.count))
@@ -244,8 +251,10 @@ public struct TrainedModel: Sendable, Equatable {
         }
         try Self.check(header.decision, classes: header.classes, bad: bad)
         try Self.check(header.feature_ranges, size: network.input.size, bad: bad)
+        try Self.check(digits: header.feature_digits, bad: bad)
         self.init(members: [.network(network, weights: weights)], classes: header.classes, featureNames: header.features,
-                  normalization: header.normalization, decision: header.decision, featureRanges: header.feature_ranges)
+                  normalization: header.normalization, decision: header.decision, featureRanges: header.feature_ranges,
+                  featureDigits: header.feature_digits)
     }
 
     /// A stored rule must fit the model's classes; a file that says otherwise is damaged.
@@ -261,6 +270,11 @@ public struct TrainedModel: Sendable, Equatable {
                 throw bad("its reject rule needs one of the classes (\(classes.joined(separator: ", "))) and a threshold")
             }
         }
+    }
+
+    static func check(digits: Int?, bad: (String) -> LearningError) throws(LearningError) {
+        guard let digits else { return }
+        guard FeatureDigits.range.contains(digits) else { throw bad("its feature_digits is \(digits); expected \(FeatureDigits.range.lowerBound) to \(FeatureDigits.range.upperBound)") }
     }
 
     static func check(_ ranges: FeatureRanges?, size: Int, bad: (String) -> LearningError) throws(LearningError) {
@@ -322,8 +336,9 @@ public struct TrainedModel: Sendable, Equatable {
         }
         try Self.check(header.decision, classes: header.classes, bad: bad)
         try Self.check(header.feature_ranges, size: size, bad: bad)
+        try Self.check(digits: header.feature_digits, bad: bad)
         self.init(members: members, classes: header.classes, featureNames: header.features, normalization: header.normalization,
-                  decision: header.decision, featureRanges: header.feature_ranges)
+                  decision: header.decision, featureRanges: header.feature_ranges, featureDigits: header.feature_digits)
     }
 
     public static func read(path: String) throws(LearningError) -> TrainedModel {

@@ -117,7 +117,8 @@ enum PredictImages {
             hasFace.append(found)
             if found { faceRows.rows.append((line, fields)) }
         }
-        let x = try TrainResults.featureRows(faceRows, features: model.featureNames, source: source)
+        // Extract writes the landmarker's full-precision scores: cut them as the train features were.
+        let x = face.truncated(try TrainResults.featureRows(faceRows, features: model.featureNames, source: source))
         let probs = faceRows.rows.isEmpty ? [] : try model.predict(rawFeatures: x, threads: ProcessInfo.processInfo.activeProcessorCount)
         let warnings = model.rangeWarning(rawFeatures: x).map { [$0] } ?? []
         for w in warnings { writeError("blendset: warning: \(w)\n") }

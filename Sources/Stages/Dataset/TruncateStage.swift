@@ -1,6 +1,7 @@
 import Foundation
 import Formats
 import Pipeline
+import Learning
 
 /// Truncates float feature values toward zero to N decimal digits, as the notebooks did,
 /// and reports, per class, how many rows became exact duplicates by doing so. A class that
@@ -49,15 +50,9 @@ public struct TruncateStage: Stage {
         maxDuplicateShare = try parameters.double("max_duplicate_share", in: 0...1)
     }
 
-    /// The float32 nearest to trunc(x · 10^digits) / 10^digits, so the result prints
-    /// with at most `digits` decimals. A float32 that already stands for k / 10^digits
-    /// (it may lie just below it, like 0.0003) keeps k: truncation is idempotent.
+    /// See `FeatureDigits.truncate`: the one definition, shared with models applied to images.
     public static func truncate(_ x: Float, digits: Int) -> Float {
-        let scale = pow(10.0, Double(digits))
-        var k = (Double(x) * scale).rounded(.towardZero)
-        let next = k + (x < 0 ? -1 : 1)
-        if Float(next / scale) == x { k = next }
-        return Float(k / scale)
+        FeatureDigits.truncate(x, digits: digits)
     }
 
     /// What truncation did to the rows of one class in one split.

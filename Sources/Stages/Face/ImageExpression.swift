@@ -80,13 +80,21 @@ public struct FaceExpressionModel: Sendable {
         features = map
     }
 
-    /// The model's features of one face, in the model's order.
+    /// The model's features of one face, in the model's order, truncated as its train
+    /// features were (`TrainedModel.featureDigits`).
     public func features(of face: FaceReading) -> [Float] {
         var points = [Float](); points.reserveCapacity(face.landmarks.count * 3)
         for p in face.landmarks { points += [p.x, p.y, p.z] }
         var row = [Float](); row.reserveCapacity(model.featureNames.count)
         features.append(to: &row, scores: face.blendshapes, points: points[...], width: face.imageWidth, height: face.imageHeight)
-        return row
+        return truncated(row)
+    }
+
+    /// Features computed from images (here, or by 'blendset extract') cut to the decimals the
+    /// model's train features had; unchanged for a model trained on untruncated features.
+    public func truncated(_ features: [Float]) -> [Float] {
+        guard let digits = model.featureDigits else { return features }
+        return features.map { FeatureDigits.truncate($0, digits: digits) }
     }
 
     /// Class probabilities of one face, in `model.classes` order.

@@ -414,7 +414,8 @@ public struct TrainStage: Stage {
         let valProbsAll = val.count > 0 ? try probabilities(val) : nil
         let chosen = valProbsAll.map { rule(valProbabilities: $0.ensemble, seedLabel: "") } ?? rule(valProbabilities: [], seedLabel: "")
         let trained = TrainedModel(members: fits.map(\.member), classes: classes, featureNames: names, normalization: scaling, decision: chosen,
-                                   featureRanges: FeatureRanges.fit(features: train.features, width: width))
+                                   featureRanges: FeatureRanges.fit(features: train.features, width: width),
+                                   featureDigits: FeatureDigits.detect(train.features))
         let testPredicted = predicted(testProbs.ensemble, chosen)
         let testMetrics = ClassificationMetrics(trueLabels: test.labels, predicted: testPredicted, classes: k)
         var report: [(String, JSONValue)] = [("test", test.count > 0 ? Self.metricsJSON(testMetrics, classes: classes, byEmotion: emotionsOf[.test].map { ($0, testPredicted) }) : .null)]
