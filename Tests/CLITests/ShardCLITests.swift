@@ -21,7 +21,7 @@ struct ShardCLITests {
         let clean = try Self.build(CLI.folder() + "/cache", [])
         #expect(clean.status == 0, "\(clean.stderr)")
         let cache = CLI.folder() + "/cache"
-        var results = [CLI.Result?](repeating: nil, count: 4)
+        nonisolated(unsafe) var results = [CLI.Result?](repeating: nil, count: 4)
         let lock = NSLock()
         DispatchQueue.concurrentPerform(iterations: 4) { k in
             let r = try? Self.build(cache, ["--shard", "\(k)/4", "--jobs", "1", "--json"])
