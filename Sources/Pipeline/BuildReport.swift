@@ -37,6 +37,12 @@ public struct StageReport: Sendable {
     /// What the stage warned about: when it ran, or (cached) when its result was made,
     /// as its run record's stats keep them.
     public var warnings: [String]
+    /// Items a stage that ran counted (`StageContext.countItems`): computed, from the memo,
+    /// left to other shards. Nil for a cached stage.
+    public var items: ShardReport.StageItems? = nil
+    /// False when the output lacks items: in a shard, this stage or one above it left items
+    /// to the other shards or deferred work. Always true in a whole build.
+    public var complete = true
 
     /// The warnings a stage's stats hold (the engine stores them under "warnings").
     public static func warnings(in stats: JSONValue?) -> [String] {
@@ -55,6 +61,13 @@ public struct BuildReport: Sendable {
     public var quarantined: [String] = []
     /// The stages asked for (`build STAGE ...`); empty for a whole build.
     public var targets: [String] = []
+    /// The shard reports found for this plan's per-item stages, by shard count (a merge
+    /// after `build --shard`); empty when no shard ran.
+    public var shards: [ShardSummary] = []
+
+    /// Items of the stages that ran: computed in this build, and found in a memo.
+    public var itemsComputed: Int { stages.reduce(0) { $0 + ($1.items?.computed ?? 0) } }
+    public var itemsFromMemo: Int { stages.reduce(0) { $0 + ($1.items?.fromMemo ?? 0) } }
 
     public init(stages: [StageReport], recordedVersion: DatasetVersion?, seconds: Double, targets: [String] = []) {
         self.stages = stages

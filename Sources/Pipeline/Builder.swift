@@ -83,6 +83,10 @@ public final class Builder: Sendable {
 
     /// A cached result for this key, if its record and every artifact are present.
     func cachedRecord(_ key: ContentDigest) throws(PipelineError) -> RunRecord? {
+        try cachedRecord(key, in: store)
+    }
+
+    func cachedRecord(_ key: ContentDigest, in store: any BuildStore) throws(PipelineError) -> RunRecord? {
         guard let r = try store.record(for: key) else { return nil }
         return r.artifacts.values.allSatisfy(store.contains) ? r : nil
     }
@@ -108,6 +112,7 @@ public final class Builder: Sendable {
                 var report = try buildOnce(subset, observer: observer, started: started)
                 report.targets = targets
                 report.quarantined = quarantined
+                report.shards = shardSummaries(report.stages)
                 return report
             } catch {
                 guard quarantined.count < 1000, let path = quarantine.damagedFile(in: error) else { throw error }
@@ -119,8 +124,32 @@ public final class Builder: Sendable {
     }
 
     private func buildOnce(_ subset: BuildPlan, observer: (any BuildObserver)?, started: Date) throws -> BuildReport {
-        let state = SchedulerState()
         let byName = Dictionary(uniqueKeysWithValues: subset.stages.map { ($0.name, $0) })
+        let reportsByName = try schedule(subset) { s, inputReports in
+            try self.runOrReuse(s, inputReports, observer: observer, store: self.store, shard: nil)
+        }
+        try digests.save()
+        let reports = subset.stages.map { reportsByName[$0.name]! }
+        // Version commands (export, manifest, diff, show) serve the final stages' outputs
+        // and what they were made from: a cached one that no longer verifies is found here,
+        // quarantined and rebuilt, not left for them to trip over. (Other cached objects
+        // are verified when a stage reads them; `check` reads them all.)
+        let sinks = Set(subset.finalStages)
+        let finals = sinks.union(subset.stages.filter { sinks.contains($0.name) }.flatMap(\.inputs))
+        for r in reports where r.status == .cached && finals.contains(r.name) {
+            for id in r.artifacts.values.sorted(by: { $0.hex < $1.hex }) { _ = try store.read(id) }
+        }
+        // A partial build that stops short of a final stage has no version to record: a
+        // version is named by the final stages' outputs.
+        let whole = Set(plan.finalStages).isSubset(of: byName.keys)
+        let version = whole ? try recordVersion(reports, byName: byName) : nil
+        return BuildReport(stages: reports, recordedVersion: version, seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Runs `run` for every stage of `subset` once its inputs are done, independent stages
+    /// in parallel (up to `jobs` at once); the stage reports by name.
+    private func schedule(_ subset: BuildPlan, _ run: @escaping @Sendable (PlannedStage, [StageReport]) throws -> StageReport) throws -> [String: StageReport] {
+        let state = SchedulerState()
 
         state.condition.lock()
         while true {
@@ -132,7 +161,7 @@ public final class Builder: Sendable {
                     // A thread per running stage: a stage may block (I/O, its own worker
                     // pool), and a shared pool could then starve its siblings.
                     let thread = Thread {
-                        let outcome = Result { try self.runOrReuse(s, inputReports, observer: observer) }
+                        let outcome = Result { try run(s, inputReports) }
                         state.condition.lock()
                         state.running.remove(s.name)
                         switch outcome {
@@ -150,24 +179,9 @@ public final class Builder: Sendable {
             state.condition.wait()
         }
         state.condition.unlock()
-        try digests.save()
         if let failure = state.failure { throw failure }
+        return state.reports
 
-        let reports = subset.stages.map { state.reports[$0.name]! }
-        // Version commands (export, manifest, diff, show) serve the final stages' outputs
-        // and what they were made from: a cached one that no longer verifies is found here,
-        // quarantined and rebuilt, not left for them to trip over. (Other cached objects
-        // are verified when a stage reads them; `check` reads them all.)
-        let sinks = Set(subset.finalStages)
-        let finals = sinks.union(subset.stages.filter { sinks.contains($0.name) }.flatMap(\.inputs))
-        for r in reports where r.status == .cached && finals.contains(r.name) {
-            for id in r.artifacts.values.sorted(by: { $0.hex < $1.hex }) { _ = try store.read(id) }
-        }
-        // A partial build that stops short of a final stage has no version to record: a
-        // version is named by the final stages' outputs.
-        let whole = Set(plan.finalStages).isSubset(of: byName.keys)
-        let version = whole ? try recordVersion(reports, byName: byName) : nil
-        return BuildReport(stages: reports, recordedVersion: version, seconds: Date().timeIntervalSince(started))
     }
 
     /// Clears `.tmp-` files that killed builds left; safe because we hold the lock.
@@ -186,10 +200,14 @@ public final class Builder: Sendable {
         var failure: (any Error)?
     }
 
-    private func runOrReuse(_ stage: PlannedStage, _ inputReports: [StageReport], observer: (any BuildObserver)?) throws -> StageReport {
+    private func runOrReuse(_ stage: PlannedStage, _ inputReports: [StageReport], observer: (any BuildObserver)?,
+                            store: any BuildStore, shard: ShardSelection?) throws -> StageReport {
         let resolved = try resolve(stage, inputs: inputReports.map { .init(stage: $0.name, contentID: $0.contentID) })
         let key = resolved.key
-        if let r = try cachedRecord(key) {
+        // A shard's own per-item results are partial and live in memory only: only a whole
+        // result that a build stored on disk is reused.
+        let cacheStore = shard != nil && stage.type.perItem ? (store as? ShardBuildStore)?.disk ?? store : store
+        if let r = try cachedRecord(key, in: cacheStore) {
             try store.setHead(stage.name, key)
             let report = StageReport(name: stage.name, kind: stage.kind, status: .cached, key: key, contentID: r.contentID,
                                      artifacts: r.artifacts, seconds: 0, rowsIn: r.rowsIn, rowsOut: r.rowsOut,
@@ -202,8 +220,10 @@ public final class Builder: Sendable {
             observer?.stageFinishingEstimate(stage.name, secondsPerItem: tail)
         }
         let inputs = inputReports.map { StageInput(stage: $0.name, kind: $0.kind, artifacts: $0.artifacts, contentID: $0.contentID, store: store) }
+        let inputsComplete = inputReports.allSatisfy(\.complete)
         let context = StageContext(stage: stage.name, inputs: inputs, parameters: stage.parameters, jobs: jobs,
-                                   inputFiles: resolved.inputFiles, memoRoot: layout.memo, observer: observer)
+                                   inputFiles: resolved.inputFiles, memoRoot: layout.memo, observer: observer,
+                                   shard: shard, inputsComplete: inputsComplete)
         let clock = Date()
         let (result, ids) = try Builder.execute(stage.implementation, context, store: store)
         let seconds = Date().timeIntervalSince(clock)
@@ -228,9 +248,12 @@ public final class Builder: Sendable {
                                finishedAt: isoNow(), stats: stats)
         try store.writeRecord(record)
         try store.setHead(stage.name, key)
-        let report = StageReport(name: stage.name, kind: stage.kind, status: .ran, key: key, contentID: contentID,
+        let items = context.itemCounts
+        var report = StageReport(name: stage.name, kind: stage.kind, status: .ran, key: key, contentID: contentID,
                                  artifacts: ids, seconds: seconds, rowsIn: result.rowsIn, rowsOut: result.rowsOut,
                                  stats: stats, warnings: warnings)
+        report.items = items
+        report.complete = inputsComplete && items.skipped == 0 && items.deferred.isEmpty
         observer?.stageFinished(report)
         return report
     }
@@ -256,6 +279,78 @@ public final class Builder: Sendable {
             ids[name] = id
         }
         return (result, ids)
+    }
+
+    // MARK: shards
+
+    /// Names the per-item part of the plan and its input: the per-item stages' kinds,
+    /// versions and parameters, and the content of the whole-build stages they read. Shards
+    /// and the merge compute the same key; their reports are filed under it. Nil when the
+    /// plan has no per-item stage or `contentIDs` lacks one of those inputs.
+    func shardPlanKey(_ contentIDs: [String: ContentDigest]) throws(PipelineError) -> ContentDigest? {
+        let perItem = plan.stages.filter { $0.type.perItem }
+        guard !perItem.isEmpty else { return nil }
+        let names = Set(perItem.map(\.name))
+        var h = SHA256()
+        h.update("blendset-shard-plan-v1\n")
+        for s in perItem {
+            let parameters = try resolve(s, inputs: []).material.parameters
+            h.update("stage=\(s.name) kind=\(s.kind) version=\(s.type.version) params=\(parameters.canonical)\n")
+            for input in s.inputs where !names.contains(input) {
+                guard let id = contentIDs[input] else { return nil }
+                h.update("input=\(input):\(id.hex)\n")
+            }
+        }
+        return h.finalize()
+    }
+
+    /// The shard reports a merge finds for its plan, by shard count.
+    func shardSummaries(_ stages: [StageReport]) -> [ShardSummary] {
+        let ids = Dictionary(stages.map { ($0.name, $0.contentID) }, uniquingKeysWith: { a, _ in a })
+        guard let key = try? shardPlanKey(ids) else { return [] }
+        return ShardReport.found(layout, plan: key).sorted { $0.key < $1.key }.map { n, found in
+            ShardSummary(count: n, found: found.sorted(), missing: (0..<n).filter { !found.contains($0) })
+        }
+    }
+
+    /// Runs one shard (`build --shard K/N`): the plan up to and including its per-item
+    /// stages, each computing only the items this shard owns, in memory. It writes memo
+    /// packs and its report (`cache/shards/`), and no stage output, record, head or version.
+    ///
+    /// It takes the cache lock shared, so shards run side by side. Work that needs every
+    /// shard's items (`StageContext.deferWork`) is done by the shard that finishes last: after
+    /// writing its report, a shard that deferred work and finds every other shard's report
+    /// runs its per-item stages once more, now with complete inputs from the memo. Two shards
+    /// finishing at the same moment may both do it (the same results, written twice); if
+    /// none sees the others, the merge does it.
+    public func buildShard(_ shard: ShardSelection, observer: (any BuildObserver)? = nil, wait: Bool = true) throws -> ShardReport {
+        let perItem = plan.stages.filter { $0.type.perItem }.map(\.name)
+        guard !perItem.isEmpty else {
+            throw PipelineError.invalidShard("the pipeline \(plan.file) has no per-item stage (one that computes memoised items one by one), so there is nothing to shard; run 'blendset build' without --shard")
+        }
+        let subset = try plan.restricted(to: perItem)
+        let lock = try BuildLock(cacheRoot: layout.root, wait: wait, shared: true) { holder in observer?.waitingForLock(holder: holder) }
+        defer { withExtendedLifetime(lock) {} }
+        let tracker = ShardTracker(shard: shard, layout: layout, inner: observer)
+        let store = ShardBuildStore(layout: layout)
+
+        func pass() throws -> [String: StageReport] {
+            try schedule(subset) { s, inputReports in
+                let report = try self.runOrReuse(s, inputReports, observer: tracker, store: store, shard: shard)
+                try tracker.finished(report, perItem: s.type.perItem) { ids throws(PipelineError) in try self.shardPlanKey(ids) }
+                return report
+            }
+        }
+        _ = try pass()
+        var report = try tracker.publish(state: "done")
+        guard !report.deferred.isEmpty else { return report }
+        let others = (0..<shard.count).filter { $0 != shard.index }
+        let found = ShardReport.found(layout, plan: report.plan)[shard.count] ?? []
+        guard others.allSatisfy(found.contains) else { return report }
+        tracker.startSecondPass()
+        _ = try pass()
+        report = try tracker.publish(state: "done")
+        return report
     }
 
     // MARK: versions

@@ -139,6 +139,21 @@ public struct GarbageCollector: Sendable {
         return report
     }
 
+    /// Merges each memo namespace's packs (one per writer and publish, after sharded builds)
+    /// into one pack, with the good records of abandoned temporaries (`MemoStore.compact`).
+    /// Takes the cache lock exclusively; shards on other hosts are not seen by it, so run
+    /// this only when no shard is running. Never run as a side effect of another command.
+    public func compactMemo(dryRun: Bool, wait: Bool = true, onWait: (String) -> Void = { _ in }) throws -> [(namespace: String, MemoStore.Compaction)] {
+        guard FileManager.default.fileExists(atPath: layout.root) else { throw VersionError.noVersions(cache: layout.root) }
+        let lock = try BuildLock(cacheRoot: layout.root, wait: wait, onWait: onWait)
+        defer { withExtendedLifetime(lock) {} }
+        var out: [(String, MemoStore.Compaction)] = []
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: layout.memo)) ?? []).sorted() where !name.hasPrefix(".") {
+            out.append((name, try MemoStore.compact(directory: layout.memo + "/" + name, dryRun: dryRun)))
+        }
+        return out
+    }
+
     /// The versions named by the tune summaries; a file that does not parse names none.
     func tuneReferences() -> Set<ContentDigest> {
         var ids = Set<ContentDigest>()

@@ -44,6 +44,8 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
     case cacheCorrupt(path: String, message: String)
     /// A file could not be read or written.
     case io(String)
+    /// `--shard` (or the scheduler's environment for `--shard auto`) does not name a shard.
+    case invalidShard(String)
 
     /// The message, with input bytes escaped and over-long lines shortened.
     public var description: String { MessageText.sanitized(text) }
@@ -78,6 +80,8 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
             return "the cache is damaged: file \(path) \(message). Delete that file (or the whole cache folder) and build again; the build recomputes what is missing"
         case let .io(message):
             return message
+        case let .invalidShard(message):
+            return "--shard: \(message)"
         }
     }
 }

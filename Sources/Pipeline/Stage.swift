@@ -43,6 +43,10 @@ public protocol Stage: Sendable {
     static var inputCount: ClosedRange<Int> { get }
     /// Parameters this kind no longer takes, each with where it went (default: none).
     static var movedParameters: [String: String] { get }
+    /// Whether the stage computes independent, memoised items (default: false). A shard
+    /// (`build --shard K/N`) runs the plan up to and including these stages, each computing
+    /// only the items `StageContext.owns` gives it, and writes nothing but memo entries.
+    static var perItem: Bool { get }
 
     /// Decodes and validates the parameters (defaults already applied). Errors here
     /// are reported before anything runs.
@@ -55,6 +59,7 @@ extension Stage {
     /// Setting a moved parameter is a configuration error that says where it went,
     /// instead of a bare "unknown parameter".
     public static var movedParameters: [String: String] { [:] }
+    public static var perItem: Bool { false }
 
     /// The error for a parameter this kind does not take.
     static func unknownParameterError(_ name: String, stage: String, at location: SourceLocation) -> PipelineError {

@@ -13,13 +13,21 @@ public final class StageContext: @unchecked Sendable {
     let inputFiles: [String: InputFile]
     /// Root folder of the per-item memos.
     let memoRoot: String
+    /// The shard this build computes (`build --shard K/N`), or nil for a whole build.
+    public let shard: ShardSelection?
+    /// False in a shard whose input lacks items other shards have not computed yet; always
+    /// true in a whole build.
+    public let inputsComplete: Bool
     private weak var observer: (any BuildObserver)?
     private let lock = NSLock()
     private var collectedWarnings: [String] = []
     private var lastReport: (time: Date, total: Int)?
+    private(set) var items = ShardReport.StageItems(stage: "")
 
     init(stage: String, inputs: [StageInput], parameters: StageParameters, jobs: Int, inputFiles: [String: InputFile],
-         memoRoot: String, observer: (any BuildObserver)?) {
+         memoRoot: String, observer: (any BuildObserver)?, shard: ShardSelection? = nil, inputsComplete: Bool = true) {
+        self.shard = shard
+        self.inputsComplete = inputsComplete
         self.stage = stage
         self.inputFiles = inputFiles
         self.inputs = inputs
@@ -27,6 +35,7 @@ public final class StageContext: @unchecked Sendable {
         self.jobs = jobs
         self.memoRoot = memoRoot
         self.observer = observer
+        items.stage = stage
     }
 
     /// The single input of a one-input stage.
@@ -46,6 +55,38 @@ public final class StageContext: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return lastReport
+    }
+
+    /// Whether this build computes the item with content key `item`: always in a whole
+    /// build; in a shard, only for the items the shard owns. A per-item stage asks this for
+    /// each item it does not find in its memo, and leaves the others out of its (in-memory)
+    /// output, counted with `countItems(skipped:)`.
+    public func owns(_ item: ContentDigest) -> Bool {
+        shard?.owns(item) ?? true
+    }
+
+    /// Counts items for the build summary and the shard report: computed here, found in a
+    /// memo, or (in a shard) left to the other shards.
+    public func countItems(computed: Int = 0, fromMemo: Int = 0, skipped: Int = 0) {
+        lock.lock()
+        items.computed += computed
+        items.fromMemo += fromMemo
+        items.skipped += skipped
+        lock.unlock()
+    }
+
+    /// In a shard: says that the stage left out `work` because it needs every shard's
+    /// items (`inputsComplete` is false). The last shard to finish does it (see `Builder`).
+    public func deferWork(_ work: String) {
+        lock.lock()
+        items.deferred.append(work)
+        lock.unlock()
+    }
+
+    var itemCounts: ShardReport.StageItems {
+        lock.lock()
+        defer { lock.unlock() }
+        return items
     }
 
     /// A warning shown in the build output and kept in the run record.

@@ -9,6 +9,7 @@ import Formats
 ///       runs/<stage key>.json run records: stage key → artifact ids + stats
 ///       heads/<stage name>    the key the last build used for that stage
 ///       memo/<namespace>/     per-item results (see `MemoStore`)
+///       shards/<plan>-K-of-N.json  what each shard of a sharded build did (`build --shard`)
 ///       versions/<id>.json    one record per dataset version
 ///       files.json            digests of input files by (path, device, inode, size, mtime, ctime)
 ///       quarantine/           damaged files moved aside by a build or `check --repair`
@@ -20,6 +21,8 @@ public struct CacheLayout: Sendable {
     public var runs: String { root + "/runs" }
     public var heads: String { root + "/heads" }
     public var memo: String { root + "/memo" }
+    /// Shard reports (`build --shard`), one small JSON per shard.
+    public var shards: String { root + "/shards" }
     public var versions: String { root + "/versions" }
     public var fileDigests: String { root + "/files.json" }
     /// Per stage kind, the seconds after its last progress report (see `FinishingTimes`).
@@ -341,4 +344,27 @@ func isoNow() -> String {
     let f = ISO8601DateFormatter()
     f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     return f.string(from: Date())
+}
+
+/// A shard's view of the cache: it reads what the cache already holds (e.g. ingest results
+/// of an earlier build) and keeps everything it makes in memory, so shards running at
+/// once never write the same stage outputs, records or heads.
+final class ShardBuildStore: BuildStore, @unchecked Sendable {
+    let disk: FileBuildStore
+    let memory = InMemoryBuildStore()
+
+    init(layout: CacheLayout) { disk = FileBuildStore(layout: layout) }
+
+    func write(_ bytes: [UInt8]) throws(PipelineError) -> ContentDigest { try memory.write(bytes) }
+    func contains(_ id: ContentDigest) -> Bool { memory.contains(id) || disk.contains(id) }
+    func read(_ id: ContentDigest) throws(PipelineError) -> [UInt8] {
+        memory.contains(id) ? try memory.read(id) : try disk.read(id)
+    }
+    func record(for key: ContentDigest) throws(PipelineError) -> RunRecord? {
+        if let r = try memory.record(for: key) { return r }
+        return try disk.record(for: key)
+    }
+    func writeRecord(_ record: RunRecord) throws(PipelineError) { try memory.writeRecord(record) }
+    func head(_ stage: String) -> ContentDigest? { memory.head(stage) ?? disk.head(stage) }
+    func setHead(_ stage: String, _ key: ContentDigest) throws(PipelineError) { try memory.setHead(stage, key) }
 }

@@ -53,10 +53,17 @@ extension BuildReport {
                 ("rows_in", s.rowsIn.map { .int($0) } ?? .null), ("rows_out", s.rowsOut.map { .int($0) } ?? .null),
             ])
         })
-        return .object([("version", recordedVersion.map { .string($0.id.hex) } ?? .null), ("stages", stages),
-                        ("seconds", .number((seconds * 1000).rounded() / 1000)),
-                        ("targets", .array(targets.map { .string($0) })),
-                        ("warnings", .array(warnings.map { .object([("stage", .string($0.stage)), ("message", .string($0.message))]) }))])
+        var members: [(String, JSONValue)] = [
+            ("version", recordedVersion.map { .string($0.id.hex) } ?? .null), ("stages", stages),
+            ("seconds", .number((seconds * 1000).rounded() / 1000)),
+            ("targets", .array(targets.map { .string($0) })),
+            ("warnings", .array(warnings.map { .object([("stage", .string($0.stage)), ("message", .string($0.message))]) }))]
+        if !shards.isEmpty {
+            members.append(("shards", .array(shards.map { s in
+                .object([("count", .int(s.count)), ("found", .array(s.found.map { .int($0) })), ("missing", .array(s.missing.map { .int($0) }))])
+            })))
+        }
+        return .object(members)
     }
 
     /// The per-stage table, a closing line with the version id, the warnings (cached stages'
@@ -73,7 +80,7 @@ extension BuildReport {
         let face = stages.filter { $0.status == .ran && $0.stats["extracted"]?.intValue != nil }
         let extraction = face.isEmpty ? "" : "\nface models: \(face.reduce(0) { $0 + ($1.stats["extracted"]?.intValue ?? 0) }) images extracted, "
             + "\(face.reduce(0) { $0 + ($1.stats["memo_hits"]?.intValue ?? 0) }) from the memo (\(face.map(\.name).joined(separator: ", ")))"
-        var out = TextTable.render(rows, rightAligned: [3, 4, 5]) + extraction + "\n\n"
+        var out = TextTable.render(rows, rightAligned: [3, 4, 5]) + extraction + shardsText + "\n\n"
         if let recordedVersion {
             out += "version \(recordedVersion.shortID)  \(counts)"
         } else {
@@ -101,6 +108,15 @@ extension BuildReport {
             }
         }
         return out
+    }
+
+    /// After a sharded build: which shards' reports the merge found (`cache/shards/`).
+    var shardsText: String {
+        shards.map { s in
+            s.missing.isEmpty ? "\nshards: all \(s.count) of \(s.count) reported"
+                : "\nshards: \(s.found.count) of \(s.count) reported; missing: \(s.missing.map(String.init).joined(separator: ", ")) "
+                    + "(this build computed their items; or rerun only those with --shard K/\(s.count), then this build)"
+        }.joined()
     }
 
     /// The objects of scalars inside a stats value, each with the keys leading to it.

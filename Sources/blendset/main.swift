@@ -52,7 +52,7 @@ func commandHelp(_ c: CommandSpec) -> String {
 func exitCode(for error: PipelineError) -> Int32 {
     switch error {
     case .invalidPipeline, .unknownStageKind, .unknownParameter, .invalidParameter, .unknownInput, .cycle: return ExitCode.config
-    case .unknownStage: return ExitCode.usage
+    case .unknownStage, .invalidShard: return ExitCode.usage
     case .missingInput, .missingPipelineFile: return ExitCode.noInput
     case .cacheLocked: return ExitCode.tempFail
     case .stageFailed(_, let underlying as PipelineError): return exitCode(for: underlying)

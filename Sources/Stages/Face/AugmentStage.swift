@@ -17,6 +17,7 @@ public struct AugmentStage: Stage {
     public static let version = 2
     public static let summary = "train only: seeded augmented copies of the valid images, re-extracted; faceless copies dropped"
     public static let inputCount = 1...1
+    public static let perItem = true
     public static let parameters: [ParameterSpec] = [
         ParameterSpec("copies", default: .int(1), "augmented copies per valid training image"),
         ParameterSpec("per_class_target", default: .int(7500),
@@ -104,20 +105,23 @@ public struct AugmentStage: Stage {
             let pixels = recipe.apply(to: r.pixels, width: r.width, height: r.height, channels: r.channels)
             return Candidate(source: row, copy: copy, recipe: recipe, pixels: pixels, hash: SHA256.digest(pixels))
         }
-        func extract(_ cands: [Candidate]) throws -> [(LandmarkResult, [Float]?)] {
+        // A copy goes with its source image: the shard that owns the image extracts its copies.
+        func extract(_ cands: [Candidate], claimAll: Bool = false) throws -> [(LandmarkResult, [Float]?)?] {
             try extractor.extract(cands.map { c in
                 let r = refs[c.source]
                 return ImageRef(pixels: c.pixels[...], width: r.width, height: r.height, channels: r.channels, hash: c.hash)
-            }, unit: "augmented images", wantBlendshapes: true)
+            }, owners: cands.map { refs[$0.source].hash }, claimAll: claimAll, unit: "augmented images", wantBlendshapes: true)
         }
 
         // Regular copies: every train image, copies 0..<copies.
         var accepted: [(Candidate, LandmarkResult, [Float])] = []
         var attempted = [Int](repeating: 0, count: classes.count), valid = [Int](repeating: 0, count: classes.count)
         var filled = [Int](repeating: 0, count: classes.count)
+        var leftToOthers = 0
         for copy in 0..<copies {
             let cands = train.map { candidate($0, copy: copy) }
-            for (c, r) in zip(cands, try extract(cands)) {
+            for (c, found) in zip(cands, try extract(cands)) {
+                guard let r = found else { leftToOthers += 1; continue }
                 let label = Int(labels[c.source])
                 attempted[label] += 1
                 if r.0.hasFace, let scores = r.1 {
@@ -127,8 +131,14 @@ public struct AugmentStage: Stage {
             }
         }
 
-        // Fill short classes with further copies, in a seeded order of their images.
-        if perClassTarget > 0 {
+        // Fill short classes with further copies, in a seeded order of their images. How many
+        // copies that takes depends on every image's result: a shard that lacks some leaves
+        // it to the last shard (or the merge); one that has them all extracts every copy.
+        let complete = context.inputsComplete && leftToOthers == 0
+        if perClassTarget > 0 && !complete {
+            context.deferWork("augment: filling classes below per_class_target \(perClassTarget) (it needs every shard's images)")
+        }
+        if perClassTarget > 0 && complete {
             for c in 0..<classes.count {
                 let sources = train.filter { labels[$0] == Int32(c) }
                 guard !sources.isEmpty else { continue }
@@ -141,7 +151,8 @@ public struct AugmentStage: Stage {
                     // A batch a little larger than the deficit, since some copies lose the face.
                     let batch = min(order.count - position, deficit + deficit / 8 + 8)
                     let cands = order[position..<(position + batch)].map { candidate($0, copy: copies + round) }
-                    for (cand, r) in zip(cands, try extract(cands)) where deficit > 0 {
+                    for (cand, found) in zip(cands, try extract(cands, claimAll: true)) where deficit > 0 {
+                        let r = found!
                         attempted[c] += 1
                         if r.0.hasFace, let scores = r.1 {
                             accepted.append((cand, r.0, scores))

@@ -13,6 +13,7 @@ public struct BlendshapesStage: Stage {
     public static let version = 2
     public static let summary = "blendshape model → 52 scores → the configured features"
     public static let inputCount = 1...1
+    public static let perItem = true
     public static let defaultFeatures = [
         "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
         "cheekSquintLeft", "cheekSquintRight", "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight",
@@ -92,15 +93,19 @@ public struct BlendshapesStage: Stage {
         let extractor = try FaceExtractor(context: context, model: model, source: modelSource(context.input, model)) {
             try context.input.bytes(faceModelArtifact)
         }
-        let all = try extractor.blendshapes(rows: input, sizes: zip(w, h).map { (Int($0), Int($1)) })
+        let found = try extractor.blendshapes(rows: input, sizes: zip(w, h).map { (Int($0), Int($1)) },
+                                              owners: try input.digests(ColumnName.imageHash))
+        // In a shard, the rows left to other shards (nil) are left out.
+        let rows = found.indices.filter { found[$0] != nil }
         let map = FaceFeatureMap(features)!
         let (points, pointWidth) = try input.float32(ColumnName.landmarks)
-        var values = [Float](); values.reserveCapacity(input.rowCount * features.count)
-        for (row, scores) in all.enumerated() {
-            map.append(to: &values, scores: scores, points: points[(row * pointWidth)..<((row + 1) * pointWidth)],
+        var values = [Float](); values.reserveCapacity(rows.count * features.count)
+        for row in rows {
+            map.append(to: &values, scores: found[row]!, points: points[(row * pointWidth)..<((row + 1) * pointWidth)],
                        width: Int(w[row]), height: Int(h[row]))
         }
-        var table = try input.removing([ColumnName.landmarks])
+        let kept = rows.count == input.rowCount ? input : try input.gathering(rows)
+        var table = try kept.removing([ColumnName.landmarks])
             .setting(Column(name: ColumnName.features, data: .float32(values: values, width: features.count)))
         table.metadata[MetadataKey.features] = jsonNames(features)
         let stats = JSONValue.object([

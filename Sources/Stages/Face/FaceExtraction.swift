@@ -213,68 +213,81 @@ final class FaceExtractor: @unchecked Sendable {
         return h.finalize()
     }
 
-    /// Landmarks and, for faces, the 52 blendshape scores of each image.
-    func extract(_ images: [ImageRef], unit: String = "images", wantBlendshapes: Bool) throws -> [(LandmarkResult, [Float]?)] {
+    /// Landmarks and, for faces, the 52 blendshape scores of each image. In a shard
+    /// (`StageContext.owns`), an image neither in the memo nor owned is left to the other
+    /// shards: its result is nil. `owners` gives the content key that decides ownership
+    /// (default: the image's hash; an augmented copy goes with its source image, so a shard
+    /// extracts the whole chain of the images it owns); `claimAll` computes every miss.
+    func extract(_ images: [ImageRef], owners: [ContentDigest]? = nil, claimAll: Bool = false, unit: String = "images",
+                 wantBlendshapes: Bool) throws -> [(LandmarkResult, [Float]?)?] {
         var results = [(LandmarkResult, [Float]?)?](repeating: nil, count: images.count)
         var misses: [Int] = []
+        var others = 0
         for (i, image) in images.enumerated() {
             reportLookups(i, of: images.count, unit: unit)
-            guard let cached = landmarkMemo.get(Self.landmarkKey(image)).flatMap(LandmarkResult.init(decoding:)) else {
-                misses.append(i)
-                continue
+            if let cached = landmarkMemo.get(Self.landmarkKey(image)).flatMap(LandmarkResult.init(decoding:)) {
+                if !cached.hasFace || !wantBlendshapes {
+                    results[i] = (cached, nil)
+                    continue
+                } else if let scores = blendshapeMemo.get(Self.blendshapeKey(points: cached.points, width: image.width, height: image.height)) {
+                    results[i] = (cached, decodeFloats(scores[...]))
+                    continue
+                }
             }
-            if !cached.hasFace || !wantBlendshapes {
-                results[i] = (cached, nil)
-            } else if let scores = blendshapeMemo.get(Self.blendshapeKey(points: cached.points, width: image.width, height: image.height)) {
-                results[i] = (cached, decodeFloats(scores[...]))
-            } else {
-                misses.append(i)
-            }
+            if claimAll || context.owns(owners?[i] ?? image.hash) { misses.append(i) } else { others += 1 }
         }
-        memoHits += images.count - misses.count
-        context.progress(done: images.count - misses.count, total: images.count, unit: unit, fromMemo: images.count - misses.count)
-        if misses.isEmpty { return results.map { $0! } }
+        let alreadyDone = images.count - misses.count - others
+        let total = images.count - others
+        memoHits += alreadyDone
+        context.countItems(computed: misses.count, fromMemo: alreadyDone, skipped: others)
+        context.progress(done: alreadyDone, total: total, unit: unit, fromMemo: alreadyDone)
+        if misses.isEmpty { return results }
 
-        let alreadyDone = images.count - misses.count
         let todo = misses
         let computed = try runParallel(todo.count) { landmarker, k in
             try self.extractOne(images[todo[k]], landmarker: landmarker, wantBlendshapes: wantBlendshapes)
         } progress: { done in
-            self.context.progress(done: alreadyDone + done, total: images.count, unit: unit, fromMemo: alreadyDone)
+            self.context.progress(done: alreadyDone + done, total: total, unit: unit, fromMemo: alreadyDone)
         }
         for (k, i) in misses.enumerated() { results[i] = computed[k] }
-        return results.map { $0! }
+        return results
     }
 
     /// The 52 blendshape scores of each row of a table that has landmarks. Only the image
-    /// sizes matter here (landmarks are image-normalised), so no pixels are needed.
-    func blendshapes(rows table: Table, sizes: [(width: Int, height: Int)]) throws -> [[Float]] {
+    /// sizes matter here (landmarks are image-normalised), so no pixels are needed. In a
+    /// shard, a row neither in the memo nor owned (by its image's hash, `owners`) is nil.
+    func blendshapes(rows table: Table, sizes: [(width: Int, height: Int)], owners: [ContentDigest]) throws -> [[Float]?] {
         let (points, width) = try table.float32(ColumnName.landmarks)
         var results = [[Float]?](repeating: nil, count: table.rowCount)
         var misses: [Int] = []
+        var others = 0
         for i in 0..<table.rowCount {
             reportLookups(i, of: table.rowCount, unit: "faces")
             let p = Array(points[(i * width)..<((i + 1) * width)])
             if let cached = blendshapeMemo.get(Self.blendshapeKey(points: p, width: sizes[i].width, height: sizes[i].height)) {
                 results[i] = decodeFloats(cached[...])
-            } else {
+            } else if context.owns(owners[i]) {
                 misses.append(i)
+            } else {
+                others += 1
             }
         }
-        memoHits += table.rowCount - misses.count
-        let alreadyDone = table.rowCount - misses.count
-        context.progress(done: alreadyDone, total: table.rowCount, unit: "faces", fromMemo: alreadyDone)
-        if misses.isEmpty { return results.map { $0! } }
+        let alreadyDone = table.rowCount - misses.count - others
+        let total = table.rowCount - others
+        memoHits += alreadyDone
+        context.countItems(computed: misses.count, fromMemo: alreadyDone, skipped: others)
+        context.progress(done: alreadyDone, total: total, unit: "faces", fromMemo: alreadyDone)
+        if misses.isEmpty { return results }
         let todo = misses
         let computed = try runParallel(todo.count) { landmarker, k in
             let i = todo[k]
             let p = Array(points[(i * width)..<((i + 1) * width)])
             return try self.blendshapes(points: p, width: sizes[i].width, height: sizes[i].height, landmarker: landmarker)
         } progress: { done in
-            self.context.progress(done: alreadyDone + done, total: table.rowCount, unit: "faces", fromMemo: alreadyDone)
+            self.context.progress(done: alreadyDone + done, total: total, unit: "faces", fromMemo: alreadyDone)
         }
         for (k, i) in misses.enumerated() { results[i] = computed[k] }
-        return results.map { $0! }
+        return results
     }
 
     /// Memo look-ups are a pass of their own: on a cache that holds every image they are

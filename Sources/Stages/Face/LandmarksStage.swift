@@ -30,6 +30,7 @@ public struct LandmarksStage: Stage {
     public static let version = 1 + FaceExtractor.version
     public static let summary = "detect the face and its 478 landmarks; drop images with no face"
     public static let inputCount = 1...1
+    public static let perItem = true
     public static let parameters: [ParameterSpec] = [
         ParameterSpec("model", default: .string("../shared/models/face_landmarker.task"),
                       "face_landmarker.task, used by every face stage below this one; its content hash enters the keys",
@@ -68,7 +69,9 @@ public struct LandmarksStage: Stage {
         var points: [Float] = []
         var scores: [Float] = []
         var presences: [Float] = []
-        for (i, (r, _)) in results.enumerated() where r.hasFace {
+        // In a shard, the images left to other shards (nil) are left out, like faceless ones.
+        for (i, result) in results.enumerated() {
+            guard let (r, _) = result, r.hasFace else { continue }
             keep.append(i)
             points += r.points
             scores.append(r.detectionScore)
@@ -80,8 +83,9 @@ public struct LandmarksStage: Stage {
             .setting(Column(name: ColumnName.presence, data: .float32(values: presences, width: 1)))
         table.metadata[MetadataKey.faceModel] = model.json
 
+        let statuses = results.compactMap { $0?.0.status }
         let stats = JSONValue.object([
-            ("validity", try validityStats(input, results.map { $0.0.status })),
+            ("validity", statuses.count == results.count ? try validityStats(input, statuses) : .object([])),
             ("extracted", .int(extractor.extractedImages)),
             ("memo_hits", .int(extractor.memoHits)),
         ])
