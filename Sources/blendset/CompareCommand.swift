@@ -14,8 +14,9 @@ let compareCommand = CommandSpec(
     usage: "blendset compare [VERSION ...] [--baseline VERSION] [--sort COLUMN] [--desc] [--json | --csv] [--cache DIR] [--pipeline FILE]",
     details: """
         Without VERSION, every trained version, oldest first. Columns: id (* marks the baseline), tags,
-        each stage.param whose value differs from the baseline's in some row, test and val accuracy and
-        macro-F1, test F1 per class, and training seconds. When a version was trained with train.seeds,
+        each stage.param whose value differs from the baseline's in some row (a relative path, ./ or ../,
+        is resolved from its pipeline file's folder first), test and val accuracy and macro-F1, test F1
+        per class, and training seconds. When a version was trained with train.seeds,
         each metric is the mean ± sample standard deviation over its seeds.
         --sort takes any column name: id, tags, a stage.param, test_accuracy, test_macro_f1,
         val_accuracy, val_macro_f1, test_f1_CLASS, val_f1_CLASS, seconds, seeds.

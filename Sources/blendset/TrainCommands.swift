@@ -163,8 +163,9 @@ let tuneCommand = CommandSpec(
         trial that was run before comes from the cache. Values are JSON (arrays too: train.units=[33,12],[18,12]).
         --random N runs N combinations drawn without replacement (seeded by --seed, default 42) instead
         of the whole grid. Every value is checked before the first trial trains. The trials are ranked
-        by validation accuracy (ties: validation macro-F1), printed in the table of 'blendset compare'
-        (against trial 1), and stored as cache/tune/<id>.json; 'gc' keeps the versions it lists.
+        by validation accuracy (with train.seeds, the mean over the seeds that the table shows; ties:
+        validation macro-F1), printed in the table of 'blendset compare' (against trial 1), and
+        stored as cache/tune/<id>.json; 'gc' keeps the versions it lists.
         """,
     options: [.pipeline, .cache, .set, .jobs, .json, .grid, .random, .seed],
     run: { args in

@@ -136,6 +136,43 @@ struct ExperimentTableTests {
         #expect(t.csv.contains("feature19"))
     }
 
+    @Test("a relative path is compared as resolved from its pipeline file's folder")
+    func relativePaths() throws {
+        func version(_ name: String, file: String, source: String) -> DatasetVersion {
+            var v = trainedVersion(name, lr: 0.01, seconds: 1, created: "2026-01-01T00:00:00Z")
+            v.pipelineFile = file
+            v.stages[0].parameters = ["source": .string(source)]
+            return v
+        }
+        let metrics = JSONValue.object([("test", splitMetrics(0.5, 0.5, perClass: [0.5, 0.5, 0.5]))])
+        let root = version("root", file: "pipeline.json", source: "../shared/data/fer2013.csv.zst")
+        let best = version("best", file: "pipelines/best.json", source: "../../shared/data/fer2013.csv.zst")
+        let other = version("other", file: "pipelines/x.json", source: "./../../shared/data/other.csv")
+        var t = try ExperimentTable(entries: [.init(version: root, metrics: metrics), .init(version: best, metrics: metrics)])
+        #expect(t.parameterColumns == [])
+        t = try ExperimentTable(entries: [root, best, other].map { .init(version: $0, metrics: metrics) })
+        #expect(t.parameterColumns == ["dataset.source"])
+        #expect(t.rows.map { t.cell($0, "dataset.source") } == ["\"../shared/data/fer2013.csv.zst\"", "\"../shared/data/fer2013.csv.zst\"", "\"../shared/data/other.csv\""])
+        #expect(ExperimentTable.lexicallyNormalized("/a/./b/../c") == "/a/c" && ExperimentTable.lexicallyNormalized("x/../../y") == "../y")
+    }
+
+    @Test("tune ranks by the val accuracy the table shows: the mean over the seeds, not the ensemble's")
+    func tuneRanking() throws {
+        // b's seeds average 0.70 on val but its ensemble (the top level) has 0.99; c has no seeds, val 0.71.
+        let t = try Self.table()
+        let c = trainedVersion("c", lr: 0.1, seconds: 5, created: "2026-01-03T00:00:00Z")
+        let plain = JSONValue.object([("test", splitMetrics(0.6, 0.6, perClass: [0.6, 0.6, 0.6])), ("val", splitMetrics(0.71, 0.70, perClass: [0.7, 0.7, 0.7]))])
+        var table = t
+        table.rows.append(try ExperimentTable(entries: [.init(version: c, metrics: plain)]).rows[0])
+        #expect(Tuner.ranking(table) == [2, 1, 0])   // c 0.71, b 0.70 ± 0, a 0.69
+        // Ties on val accuracy fall to val macro-F1, then to row order.
+        for i in [1, 2] { table.rows[i].metrics["val_accuracy"] = .init(mean: 0.70, std: nil, n: 1) }
+        table.rows[1].metrics["val_macro_f1"] = .init(mean: 0.69, std: nil, n: 1)
+        #expect(Tuner.ranking(table) == [2, 1, 0])   // c's val F1 0.70 > b's 0.69
+        table.rows[2].metrics["val_macro_f1"] = .init(mean: 0.69, std: nil, n: 1)
+        #expect(Tuner.ranking(table) == [1, 2, 0])
+    }
+
     @Test("sorts by any column, ascending or descending; an unknown column lists the columns")
     func sorting() throws {
         let t = try Self.table()

@@ -11,8 +11,8 @@ public struct TuneError: Error, Sendable, CustomStringConvertible {
 
 /// Hyper-parameter search: each trial is a `DatasetBuild` with the grid values as extra
 /// overrides, so the dataset is built once and a trial run before comes from the cache.
-/// Trials are ranked by validation accuracy (ties: validation macro-F1, then trial
-/// number) and the summary is stored under `CacheLayout.tune`, where `gc` finds the
+/// Trials are ranked by validation accuracy, the mean over the seeds with `train.seeds` (ties:
+/// validation macro-F1, then trial number) and the summary is stored under `CacheLayout.tune`, where `gc` finds the
 /// versions it references.
 public struct Tuner: Sendable {
     public struct Axis: Sendable {
@@ -122,28 +122,39 @@ public struct Tuner: Sendable {
             trials.append(Trial(trial: i + 1, overrides: combo, version: report.version,
                                 metrics: try TrainResults.metrics(report.version, layout: layout), ran: ran))
         }
-        trials.sort { a, b in
-            let x = (a.score("val", "accuracy"), a.score("val", "macro_f1")), y = (b.score("val", "accuracy"), b.score("val", "macro_f1"))
-            return x != y ? x > y : a.trial < b.trial
-        }
+        var table = try ExperimentTable(versions: trials.map(\.version), labels: trials.map { "#\($0.trial)" },
+                                        baseline: trials.first?.version, layout: layout)
+        let order = Self.ranking(table)
+        trials = order.map { trials[$0] }
+        table.rows = order.map { table.rows[$0] }
+        table.sortColumn = "val_accuracy"
+        table.descending = true
+        func figure(_ row: ExperimentTable.Row, _ column: String) -> JSONValue { .number(row.metrics[column]?.mean ?? -1) }
         let summary = JSONValue.object([
             ("grid", .array(grid.map { .string($0) })), ("base", .array(base.map { .string($0.text) })),
-            ("objective", .string("val accuracy")),
-            ("trials", .array(trials.map { r in
+            ("objective", .string("val accuracy (the mean over the seeds with train.seeds)")),
+            ("trials", .array(zip(trials, table.rows).map { r, row in
                 .object([("trial", .int(r.trial)), ("overrides", .object(r.overrides.map { ("\($0.stage).\($0.parameter)", $0.value) })),
                          ("version", .string(r.version.id.hex)), ("cached", .bool(!r.ran)),
-                         ("val_accuracy", .number(r.score("val", "accuracy"))), ("val_macro_f1", .number(r.score("val", "macro_f1"))),
-                         ("test_accuracy", .number(r.score("test", "accuracy"))), ("test_macro_f1", .number(r.score("test", "macro_f1"))),
-                         ("epochs", r.metrics["epochs"] ?? .null), ("seconds", r.metrics["seconds"] ?? .null)])
+                         ("val_accuracy", figure(row, "val_accuracy")), ("val_macro_f1", figure(row, "val_macro_f1")),
+                         ("test_accuracy", figure(row, "test_accuracy")), ("test_macro_f1", figure(row, "test_macro_f1")),
+                         ("seeds", .int(row.seeds)), ("epochs", r.metrics["epochs"] ?? .null), ("seconds", r.metrics["seconds"] ?? .null)])
             })),
         ])
         let path = layout.tuneResult(String(SHA256.digest(summary.canonical).hex.prefix(12)))
         try FileManager.default.createDirectory(atPath: layout.tune, withIntermediateDirectories: true)
         try AtomicFile.write(Array((summary.pretty() + "\n").utf8), to: path)
-        let trial1 = trials.first { $0.trial == 1 }?.version
-        var table = try ExperimentTable(versions: trials.map(\.version), labels: trials.map { "#\($0.trial)" }, baseline: trial1, layout: layout)
-        table.sortColumn = "val_accuracy"
-        table.descending = true
         return Result(trials: trials, json: summary, path: path, table: table)
+    }
+
+    /// The order of `table`'s rows, best first: by the val accuracy the table shows (with
+    /// train.seeds the mean over the seeds, not the ensemble's, so the ranking agrees with the
+    /// column it is sorted by), ties by val macro-F1, then by row order.
+    static func ranking(_ table: ExperimentTable) -> [Int] {
+        func figure(_ i: Int, _ column: String) -> Double { table.rows[i].metrics[column]?.mean ?? -1 }
+        return table.rows.indices.sorted { a, b in
+            let x = (figure(a, "val_accuracy"), figure(a, "val_macro_f1")), y = (figure(b, "val_accuracy"), figure(b, "val_macro_f1"))
+            return x != y ? x > y : a < b
+        }
     }
 }

@@ -91,11 +91,31 @@ public struct ExperimentTable: Sendable {
         parameterColumns = names.sorted().filter { n in rows.contains { $0.parameters[n] != base[n] } }
     }
 
-    /// `stage.param` → value of every stage of a version.
+    /// `stage.param` → value of every stage of a version. A relative path (a string that starts
+    /// with `./` or `../`) is resolved from the pipeline file's folder: `pipelines/best.json`'s
+    /// `../../shared/x` and `pipeline.json`'s `../shared/x` name one file and must not differ.
     static func parameters(_ v: DatasetVersion) -> [String: JSONValue] {
+        let folder = v.pipelineFile.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         var out: [String: JSONValue] = [:]
-        for s in v.stages { for (k, value) in s.parameters { out["\(s.name).\(k)"] = value } }
+        for s in v.stages {
+            for (k, value) in s.parameters {
+                if let path = value.stringValue, path.hasPrefix("./") || path.hasPrefix("../") {
+                    out["\(s.name).\(k)"] = .string(lexicallyNormalized(folder.isEmpty ? path : folder + "/" + path))
+                } else {
+                    out["\(s.name).\(k)"] = value
+                }
+            }
+        }
         return out
+    }
+
+    /// `a/./b/../c` → `a/c`; leading `..` stay (the path is relative to where blendset ran).
+    static func lexicallyNormalized(_ path: String) -> String {
+        var parts: [Substring] = []
+        for p in path.split(separator: "/") where p != "." {
+            if p == "..", let last = parts.last, last != ".." { parts.removeLast() } else { parts.append(p) }
+        }
+        return (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
     }
 
     /// The figures of a metrics artifact: per seed when it has `seeds`, else its top level.
