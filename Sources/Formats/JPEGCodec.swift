@@ -10,17 +10,6 @@ public enum JPEGCodec {
     /// The largest decoded image accepted (the same bound as PNG), checked on the header's
     /// size before anything is allocated.
     public static let maxDecodedBytes = PNGCodec.maxDecodedBytes
-    /// The largest JPEG file read whole.
-    public static let maxFileBytes = PNGCodec.maxFileBytes
-
-    /// Reads and decodes the JPEG file at `path`; see `decode(_:source:maxSide:maxDecodedBytes:)`.
-    public static func decodeFile(atPath path: String, maxSide: Int? = nil,
-                                  maxDecodedBytes: Int = maxDecodedBytes) throws(FormatError) -> PixelImage {
-        let bytes: [UInt8]
-        do { bytes = try FileBytes.read(atPath: path, maxBytes: maxFileBytes) } catch { throw FormatError(error) }
-        return try decode(bytes, source: path, maxSide: maxSide, maxDecodedBytes: maxDecodedBytes)
-    }
-
     /// Decodes a baseline or progressive JPEG: gray JPEGs become 1 channel, every other
     /// colour space (YCbCr, RGB) 3 channels (RGB). CMYK JPEGs are refused. Decoding uses
     /// the accurate integer DCT and smooth chroma upsampling, Pillow's defaults, so pixels

@@ -8,7 +8,7 @@ import Testing
     /// Expected values from Pillow 12 (`Image.open(f).convert("RGB")`), which decodes with
     /// libjpeg-turbo's defaults too (accurate DCT, smooth upsampling).
     @Test func decodesThePhotoLikePillow() throws {
-        let image = try JPEGCodec.decodeFile(atPath: Self.photo)
+        let image = try ImageFile.decodeFile(atPath: Self.photo)
         #expect(image.width == 640 && image.height == 480 && image.channels == 3)
         #expect(image.pixels.count == 640 * 480 * 3)
         func rgb(_ x: Int, _ y: Int) -> [UInt8] { Array(image.pixels[((y * 640 + x) * 3)..<((y * 640 + x) * 3 + 3)]) }

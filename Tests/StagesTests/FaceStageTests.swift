@@ -4,6 +4,7 @@ import Formats
 import Inference
 import Pipeline
 import Testing
+import Learning
 @testable import Stages
 
 let modelPath = URL(fileURLWithPath: "../shared/models/face_landmarker.task").standardizedFileURL.path
@@ -171,7 +172,7 @@ struct FaceStageTests {
         let t = try b.table("dataset")
         let (f, w) = try t.float32(ColumnName.features)
         #expect(w == 33)
-        #expect(f.allSatisfy { TruncateStage.truncate($0, digits: 4) == $0 })
+        #expect(f.allSatisfy { FeatureDigits.truncate($0, digits: 4) == $0 })
         let decimals = f.map { v -> Int in
             let text = "\(v)"
             guard !text.contains("e"), let dot = text.firstIndex(of: ".") else { return text.contains("e") ? 99 : 0 }

@@ -2,6 +2,7 @@ import Foundation
 import Formats
 import Pipeline
 import Testing
+import Learning
 @testable import Stages
 
 @Suite("ingest")
@@ -240,14 +241,14 @@ struct FloatStageTests {
             #expect(abs(y) <= abs(x))
             #expect(Double(abs(x - y)) < pow(10, -Double(digits)) + 1e-6)
         }
-        #expect(TruncateStage.truncate(0.98765, digits: 4) == 0.9876)
-        #expect(TruncateStage.truncate(0.0003, digits: 4) == 0.0003)   // float32 0.0003 lies just below 3e-4
-        #expect(TruncateStage.truncate(-0.0003, digits: 4) == -0.0003)
+        #expect(FeatureDigits.truncate(0.98765, digits: 4) == 0.9876)
+        #expect(FeatureDigits.truncate(0.0003, digits: 4) == 0.0003)   // float32 0.0003 lies just below 3e-4
+        #expect(FeatureDigits.truncate(-0.0003, digits: 4) == -0.0003)
         for k in 0..<10_000 {
             let v = Float(Double(k) / 1e4)
-            #expect(TruncateStage.truncate(v, digits: 4) == v)
+            #expect(FeatureDigits.truncate(v, digits: 4) == v)
         }
-        #expect(TruncateStage.truncate(-0.98765, digits: 2) == -0.98)
+        #expect(FeatureDigits.truncate(-0.98765, digits: 2) == -0.98)
         let dup = b.stats("truncate")["duplicate_rows"]?["features"]
         #expect(dup?["before"] == .int(duplicateRows(orig, width: 3)))
         #expect(dup?["after"] == .int(duplicateRows(v, width: 3)))

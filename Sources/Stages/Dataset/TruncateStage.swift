@@ -50,11 +50,6 @@ public struct TruncateStage: Stage {
         maxDuplicateShare = try parameters.double("max_duplicate_share", in: 0...1)
     }
 
-    /// See `FeatureDigits.truncate`: the one definition, shared with models applied to images.
-    public static func truncate(_ x: Float, digits: Int) -> Float {
-        FeatureDigits.truncate(x, digits: digits)
-    }
-
     /// What truncation did to the rows of one class in one split.
     public struct ClassChange: Sendable, Equatable {
         public var className: String
@@ -82,7 +77,7 @@ public struct TruncateStage: Stage {
             let (values, width) = try table.float32(name)
             let dupBefore = duplicateRows(values, width: width)
             var out = values
-            for i in out.indices { out[i] = Self.truncate(out[i], digits: digits) }
+            for i in out.indices { out[i] = FeatureDigits.truncate(out[i], digits: digits) }
             let dupAfter = duplicateRows(out, width: width)
             table = try table.setting(Column(name: name, data: .float32(values: out, width: width)))
             touched.append(name)
