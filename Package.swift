@@ -4,8 +4,11 @@ import PackageDescription
 // Numeric kernels are built for the machine that compiles them: without an FMA
 // target CPU, Swift SIMD code falls back to libm calls and runs ~80x slower.
 // See README ("Performance and CPU targets").
+// BLENDSET_TARGET_CPU overrides it, e.g. `znver3` (AMD Zen 3: AVX2 + FMA, no AVX-512) to build and
+// measure the AVX2 path faithfully on an AVX-512 machine (BENCHMARKS.md, issue 16).
+let targetCPU = Context.environment["BLENDSET_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 } ?? "native"
 let numericSettings: [SwiftSetting] = [
-    .unsafeFlags(["-target-cpu", "native"]),
+    .unsafeFlags(["-target-cpu", targetCPU]),
 ]
 
 let package = Package(
