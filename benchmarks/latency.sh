@@ -10,7 +10,9 @@
 #   python3 -m venv /work/venv-mp && /work/venv-mp/bin/pip install mediapipe==0.10.14 tensorflow-cpu
 # Native side: `blendset-bench image` (release build: swift build -c release --product blendset-bench)
 # with $MODEL, a trained .blsmodel (e.g. the default pipeline's, from `blendset metrics --save DIR`),
-# once per kernel path ($PATHS, default "avx512 avx2"; BLENDSET_SIMD forces the path).
+# once per kernel path ($PATHS, default "avx512 avx2"; BLENDSET_SIMD forces the path). $BENCH_AVX2
+# names the binary for the avx2 path (default: the native one); a faithful AVX2 build on an AVX-512
+# machine is BLENDSET_TARGET_CPU=znver3 swift build -c release --build-path .build-avx2 --product blendset-bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-50}
@@ -30,7 +32,10 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("python  tota
 python_ms=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ms"]["total"]["median"])' "$OUT/python.json")
 for path in $PATHS; do
   echo "native: blendset-bench image, BLENDSET_SIMD=$path, core $CORE, $RUNS runs" >&2
-  BLENDSET_SIMD=$path taskset -c "$CORE" .build/release/blendset-bench image "$MODEL" "$IMAGE" ../shared/models/face_landmarker.task "$RUNS" | tee "$OUT/native-$path.txt"
+  bench=.build/release/blendset-bench
+  [ "$path" = avx2 ] && bench=${BENCH_AVX2:-$bench}
+  echo "native binary: $bench" >&2
+  BLENDSET_SIMD=$path taskset -c "$CORE" "$bench" image "$MODEL" "$IMAGE" ../shared/models/face_landmarker.task "$RUNS" | tee "$OUT/native-$path.txt"
   native_ms=$(sed -n 's/.*median total \([0-9.]*\) ms.*/\1/p' "$OUT/native-$path.txt")
   python3 -c 'import sys; p, n = float(sys.argv[1]), float(sys.argv[2]); print("ratio python / native (%s): %.2f / %.2f ms = %.2fx" % (sys.argv[3], p, n, p / n))' "$python_ms" "$native_ms" "$path"
 done
