@@ -101,6 +101,39 @@ struct KernelPathTests {
         }
     }
 
+    /// MAX_POOL_2D's unrolled whole-2x2-window path gives the bits of a plain loop over the
+    /// in-range taps, next to the partial windows of SAME padding, with and without a clamp.
+    @Test(arguments: [8, 12, 28, 42])
+    func maxPoolWindowsMatchPlainLoop(channels c: Int) {
+        for (inH, inW, lower, upper) in [(6, 8, -Float.infinity, Float.infinity), (5, 7, -Float.infinity, Float.infinity), (7, 5, 0, 6)] {
+            let (outH, top) = WindowGeometry.outputAndPadding(input: inH, filter: 2, stride: 2, dilation: 1, padding: .same)
+            let (outW, left) = WindowGeometry.outputAndPadding(input: inW, filter: 2, stride: 2, dilation: 1, padding: .same)
+            let g = WindowGeometry(batch: 1, inH: inH, inW: inW, inC: c, outH: outH, outW: outW, outC: c, kH: 2, kW: 2,
+                                   strideH: 2, strideW: 2, dilationH: 1, dilationW: 1, padTop: top, padLeft: left)
+            var random = SeededRandom(seed: UInt64(c * 100 + inH))
+            let input = (0 ..< inH * inW * c).map { _ in Float(random.unit() * 16 - 8) } + [Float](repeating: 0, count: 16)
+            var expected: [UInt32] = []
+            for oy in 0 ..< outH {
+                for ox in 0 ..< outW {
+                    for ch in 0 ..< c {
+                        var v = -Float.greatestFiniteMagnitude
+                        for iy in oy * 2 - top ..< oy * 2 - top + 2 where iy >= 0 && iy < inH {
+                            for ix in ox * 2 - left ..< ox * 2 - left + 2 where ix >= 0 && ix < inW {
+                                v = max(v, input[(iy * inW + ix) * c + ch])
+                            }
+                        }
+                        expected.append(min(max(v, lower), upper).bitPattern)
+                    }
+                }
+            }
+            var out = [Float](repeating: .nan, count: outH * outW * c + 16)
+            input.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { y in
+                MaxPoolKernel(g: g, lower: lower, upper: upper).run(input: x.baseAddress!, output: y.baseAddress!)
+            } }
+            #expect(out[0 ..< outH * outW * c].map(\.bitPattern) == expected, "\(inH)x\(inW)x\(c), clamp \(lower)...\(upper)")
+        }
+    }
+
     /// Every output bit of the three face models, on seeded random inputs.
     @Test func interpreterOutputsOnRandomInputs() throws {
         let models = try FaceModels(taskPath: Ref.taskPath)

@@ -223,8 +223,9 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
     assert(ldc == b.n, "whole-vector stores need dense rows")
     assert(b.k % segments == 0)
     let segmentLength = b.k / segments
-    // Rows in blocks that keep A in L1 while every column block passes over it.
-    let rowBlock = 64
+    // Rows in blocks that keep A in L1 while every column block passes over it; 48 on the
+    // 256-bit path is a whole number of its 6- and 12-row tiles.
+    let rowBlock = b.wide ? 64 : 48
     var m0 = 0
     while m0 < rows {
         let mEnd = min(rows, m0 + rowBlock)
