@@ -31,15 +31,11 @@ public enum ImageWarp {
         // Per-row scratch on the stack: u / ow per column (a division per pixel would cost
         // more than everything else) and the row's sample positions.
         withUnsafeTemporaryAllocation(of: Double.self, capacity: outputWidth) { columns in
-            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 10 * outputWidth) { positions in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * outputWidth) { positions in
                 for u in 0..<outputWidth { columns[u] = Double(u) / Double(outputWidth) }
-                let p = positions.baseAddress!
                 let rows = RowScratch(columns: UnsafeBufferPointer(columns),
-                                      fixedX: p, fixedY: p + outputWidth,
-                                      xa: p + 2 * outputWidth, xb: p + 3 * outputWidth,
-                                      ya: p + 4 * outputWidth, yb: p + 5 * outputWidth,
-                                      w00: p + 6 * outputWidth, w10: p + 7 * outputWidth,
-                                      w01: p + 8 * outputWidth, w11: p + 9 * outputWidth)
+                                      fixedX: positions.baseAddress!,
+                                      fixedY: positions.baseAddress! + outputWidth)
                 warpRows(source: source, sourceWidth: sourceWidth, sourceHeight: sourceHeight,
                          channels: channels, map: ProjectiveMap(quad: quad), border: border,
                          into: output, outputHeight: outputHeight, scratch: rows)
@@ -51,16 +47,10 @@ public enum ImageWarp {
         let columns: UnsafeBufferPointer<Double>
         let fixedX: UnsafeMutablePointer<Int32>
         let fixedY: UnsafeMutablePointer<Int32>
-        /// Per column of the row: clamped neighbour coordinates and blend weights.
-        let xa: UnsafeMutablePointer<Int32>, xb: UnsafeMutablePointer<Int32>
-        let ya: UnsafeMutablePointer<Int32>, yb: UnsafeMutablePointer<Int32>
-        let w00: UnsafeMutablePointer<Int32>, w10: UnsafeMutablePointer<Int32>
-        let w01: UnsafeMutablePointer<Int32>, w11: UnsafeMutablePointer<Int32>
     }
 
-    /// Each row's sample positions, then its neighbours and weights, come from separate
-    /// branch-free passes that vectorise; then the four neighbours of each pixel are gathered
-    /// and blended.
+    /// Each row's sample positions come from a separate, branch-free pass that vectorises;
+    /// then the four neighbours of each pixel are gathered and blended.
     @inline(__always)
     private static func warpRows(
         source: UnsafeBufferPointer<UInt8>, sourceWidth: Int, sourceHeight: Int, channels: Int,
@@ -69,92 +59,48 @@ public enum ImageWarp {
     ) {
         let outputWidth = scratch.columns.count
         let zeroBorder = border == .zero
-        // Clamped coordinates never exceed max(x0, 0) < 2^26, so Int32 bounds lose nothing.
-        let maxX = Int32(clamping: sourceWidth - 1), maxY = Int32(clamping: sourceHeight - 1)
-        let src = source.baseAddress!, out = output.baseAddress!
         var o = 0
         for v in 0..<outputHeight {
             map.fixedPositions(columns: scratch.columns, t: Double(v) / Double(outputHeight),
                                x: scratch.fixedX, y: scratch.fixedY)
-            neighbours(scratch, count: outputWidth, maxX: maxX, maxY: maxY, zeroBorder: zeroBorder)
             for u in 0..<outputWidth {
+                let fixedX = Int(scratch.fixedX[u]), fixedY = Int(scratch.fixedY[u])
+                let x0 = fixedX >> 5, fx = Int32(truncatingIfNeeded: fixedX & 31)
+                let y0 = fixedY >> 5, fy = Int32(truncatingIfNeeded: fixedY & 31)
+                // A.4: weights (32-fx)(32-fy)*32 etc., 2^15 in total. Wrapping arithmetic:
+                // every term is bounded (fx, fy < 32, values < 256).
+                var w00 = (32 &- fx) &* (32 &- fy) &* 32, w10 = fx &* (32 &- fy) &* 32
+                var w01 = (32 &- fx) &* fy &* 32, w11 = fx &* fy &* 32
+                // A.5: clamped neighbours are BORDER_REPLICATE; for BORDER_ZERO an outside
+                // neighbour keeps a clamped (valid) index but loses its weight.
+                let xa = min(max(x0, 0), sourceWidth - 1), xb = min(max(x0 + 1, 0), sourceWidth - 1)
+                let ya = min(max(y0, 0), sourceHeight - 1), yb = min(max(y0 + 1, 0), sourceHeight - 1)
+                if zeroBorder {
+                    let xaIn: Int32 = xa == x0 ? 1 : 0, xbIn: Int32 = xb == x0 + 1 ? 1 : 0
+                    let yaIn: Int32 = ya == y0 ? 1 : 0, ybIn: Int32 = yb == y0 + 1 ? 1 : 0
+                    w00 &*= xaIn &* yaIn
+                    w10 &*= xbIn &* yaIn
+                    w01 &*= xaIn &* ybIn
+                    w11 &*= xbIn &* ybIn
+                }
                 // Clamped indices into an image whose size was checked: no overflow.
-                let rowA = Int(scratch.ya[u]) &* sourceWidth, rowB = Int(scratch.yb[u]) &* sourceWidth
-                let xa = Int(scratch.xa[u]), xb = Int(scratch.xb[u])
-                let i00 = (rowA &+ xa) &* channels, i10 = (rowA &+ xb) &* channels
-                let i01 = (rowB &+ xa) &* channels, i11 = (rowB &+ xb) &* channels
-                let w00 = scratch.w00[u], w10 = scratch.w10[u], w01 = scratch.w01[u], w11 = scratch.w11[u]
+                let i00 = (ya &* sourceWidth &+ xa) &* channels, i10 = (ya &* sourceWidth &+ xb) &* channels
+                let i01 = (yb &* sourceWidth &+ xa) &* channels, i11 = (yb &* sourceWidth &+ xb) &* channels
                 if channels == 1 {
-                    let value = blend(Int32(src[i00]), Int32(src[i10]), Int32(src[i01]),
-                                      Int32(src[i11]), w00, w10, w01, w11)
-                    out[o] = value
-                    out[o + 1] = value
-                    out[o + 2] = value
+                    let value = blend(Int32(source[i00]), Int32(source[i10]), Int32(source[i01]),
+                                      Int32(source[i11]), w00, w10, w01, w11)
+                    output[o] = value
+                    output[o + 1] = value
+                    output[o + 2] = value
                 } else {
                     for c in 0..<3 {
-                        out[o + c] = blend(Int32(src[i00 + c]), Int32(src[i10 + c]),
-                                           Int32(src[i01 + c]), Int32(src[i11 + c]),
-                                           w00, w10, w01, w11)
+                        output[o + c] = blend(Int32(source[i00 + c]), Int32(source[i10 + c]),
+                                              Int32(source[i01 + c]), Int32(source[i11 + c]),
+                                              w00, w10, w01, w11)
                     }
                 }
                 o += 3
             }
-        }
-    }
-
-    /// A.4-A.5 for one row, from its fixed-point positions: the clamped neighbours
-    /// (`BORDER_REPLICATE`) and the integer weights, (32-fx)(32-fy)*32 etc., 2^15 in total. For
-    /// `BORDER_CONSTANT` an outside neighbour keeps a clamped (valid) index but loses its
-    /// weight. Wrapping arithmetic: every term is bounded (fx, fy < 32).
-    @inline(__always)
-    private static func neighbours(_ s: RowScratch, count: Int, maxX: Int32, maxY: Int32, zeroBorder: Bool) {
-        typealias V = SIMD8<Int32>
-        @inline(__always) func load(_ p: UnsafeMutablePointer<Int32>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-        @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Int32>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
-        @inline(__always) func clamp(_ v: V, _ hi: Int32) -> V {
-            let low = v.replacing(with: 0, where: v .< 0)
-            return low.replacing(with: hi, where: low .> hi)
-        }
-        var u = 0
-        while u + 8 <= count {
-            let fixedX = load(s.fixedX + u), fixedY = load(s.fixedY + u)
-            let x0 = fixedX &>> 5, fx = fixedX & 31
-            let y0 = fixedY &>> 5, fy = fixedY & 31
-            var w00 = (32 &- fx) &* (32 &- fy) &* 32, w10 = fx &* (32 &- fy) &* 32
-            var w01 = (32 &- fx) &* fy &* 32, w11 = fx &* fy &* 32
-            let x1 = x0 &+ 1, y1 = y0 &+ 1
-            let xa = clamp(x0, maxX), xb = clamp(x1, maxX), ya = clamp(y0, maxY), yb = clamp(y1, maxY)
-            if zeroBorder {
-                let xaIn = xa .== x0, xbIn = xb .== x1, yaIn = ya .== y0, ybIn = yb .== y1
-                w00.replace(with: 0, where: .!(xaIn .& yaIn))
-                w10.replace(with: 0, where: .!(xbIn .& yaIn))
-                w01.replace(with: 0, where: .!(xaIn .& ybIn))
-                w11.replace(with: 0, where: .!(xbIn .& ybIn))
-            }
-            store(xa, s.xa + u); store(xb, s.xb + u); store(ya, s.ya + u); store(yb, s.yb + u)
-            store(w00, s.w00 + u); store(w10, s.w10 + u); store(w01, s.w01 + u); store(w11, s.w11 + u)
-            u += 8
-        }
-        while u < count {
-            let fixedX = s.fixedX[u], fixedY = s.fixedY[u]
-            let x0 = fixedX >> 5, fx = fixedX & 31
-            let y0 = fixedY >> 5, fy = fixedY & 31
-            var w00 = (32 &- fx) &* (32 &- fy) &* 32, w10 = fx &* (32 &- fy) &* 32
-            var w01 = (32 &- fx) &* fy &* 32, w11 = fx &* fy &* 32
-            let x1 = x0 &+ 1, y1 = y0 &+ 1
-            let xa = min(max(x0, 0), maxX), xb = min(max(x1, 0), maxX)
-            let ya = min(max(y0, 0), maxY), yb = min(max(y1, 0), maxY)
-            if zeroBorder {
-                let xaIn: Int32 = xa == x0 ? 1 : 0, xbIn: Int32 = xb == x1 ? 1 : 0
-                let yaIn: Int32 = ya == y0 ? 1 : 0, ybIn: Int32 = yb == y1 ? 1 : 0
-                w00 &*= xaIn &* yaIn
-                w10 &*= xbIn &* yaIn
-                w01 &*= xaIn &* ybIn
-                w11 &*= xbIn &* ybIn
-            }
-            s.xa[u] = xa; s.xb[u] = xb; s.ya[u] = ya; s.yb[u] = yb
-            s.w00[u] = w00; s.w10[u] = w10; s.w01[u] = w01; s.w11[u] = w11
-            u += 1
         }
     }
 
