@@ -51,6 +51,89 @@ struct KernelPathTests {
         #expect(Set(profile.map(\.kind)).count == profile.count && profile.allSatisfy { $0.seconds >= 0 })
     }
 
+    /// Every GEMM tile and its row and column tails (6x16 and 4x16, 12x8 and 8x8 on the
+    /// 256-bit path; 8x16, 4x32 on the 512-bit one) gives the bits of one FMA chain over k
+    /// from zero, then bias, residual, clamp and PRELU, on both packings; also when A is read
+    /// in segments, as a convolution reads its input in place.
+    @Test(arguments: [1, 5, 6, 7, 11, 12, 13, 23, 64, 65, 70, 97, 131])
+    func gemmTilesAreOneFMAChain(rows: Int) {
+        for (k, n, segments) in [(1, 8, 1), (8, 16, 1), (16, 8, 1), (9, 24, 3), (33, 40, 1), (64, 97, 2), (12, 52, 4)] {
+            var random = SeededRandom(seed: UInt64(rows * 1000 + k * 10 + n))
+            let segmentLength = k / segments, segmentStride = segmentLength + 3
+            let lda = segments * segmentStride + 1
+            let a = (0 ..< rows * lda + 64).map { _ in Float(random.unit() * 2 - 1) }
+            let b = (0 ..< k * n).map { _ in Float(random.unit() * 2 - 1) }
+            let bias = (0 ..< n).map { _ in Float(random.unit() - 0.5) } + [Float](repeating: 0, count: 32)
+            let alpha = (0 ..< n).map { _ in Float(random.unit() * 0.5) } + [Float](repeating: 0, count: 32)
+            let residualChannels = max(1, n - 5)
+            let residual = (0 ..< rows * residualChannels).map { _ in Float(random.unit() - 0.5) } + [Float](repeating: 0, count: 32)
+            var expected: [UInt32] = []
+            for m in 0 ..< rows {
+                for j in 0 ..< n {
+                    var v: Float = 0
+                    for kk in 0 ..< k {
+                        v = v.addingProduct(a[m * lda + (kk / segmentLength) * segmentStride + kk % segmentLength], b[kk * n + j])
+                    }
+                    v += bias[j]
+                    if j < residualChannels { v += residual[m * residualChannels + j] }
+                    v = min(max(v, -1), 1.5)
+                    expected.append((v < 0 ? v * alpha[j] : v).bitPattern)
+                }
+            }
+            for path in KernelPath.allCases {
+                var storage: [UnsafeMutablePointer<Float>] = []
+                defer { storage.forEach { $0.deallocate() } }
+                let packed = PackedMatrix(k: k, n: n, wide: path == .avx512,
+                                          allocate: { storage.append(.allocate(capacity: $0)); return storage.last! },
+                                          element: { b[$0 * n + $1] })
+                var out = [Float](repeating: .nan, count: rows * n + 32)
+                bias.withUnsafeBufferPointer { biasP in alpha.withUnsafeBufferPointer { alphaP in residual.withUnsafeBufferPointer { resP in
+                    let epilogue = Epilogue(bias: biasP.baseAddress!, lower: -1, upper: 1.5, alpha: alphaP.baseAddress!,
+                                            residual: resP.baseAddress!, residualStride: residualChannels, residualChannels: residualChannels)
+                    a.withUnsafeBufferPointer { aP in out.withUnsafeMutableBufferPointer { outP in
+                        gemm(a: aP.baseAddress!, lda: lda, rows: rows, b: packed, epilogue: epilogue, c: outP.baseAddress!, ldc: n,
+                             segments: segments, segmentStride: segmentStride)
+                    } }
+                } } }
+                let bits = out[0 ..< rows * n].map(\.bitPattern)
+                #expect(bits == expected, "\(path): rows \(rows), k \(k), n \(n), \(segments) segments")
+            }
+        }
+    }
+
+    /// MAX_POOL_2D's unrolled whole-2x2-window path gives the bits of a plain loop over the
+    /// in-range taps, next to the partial windows of SAME padding, with and without a clamp.
+    @Test(arguments: [8, 12, 28, 42])
+    func maxPoolWindowsMatchPlainLoop(channels c: Int) {
+        for (inH, inW, lower, upper) in [(6, 8, -Float.infinity, Float.infinity), (5, 7, -Float.infinity, Float.infinity), (7, 5, 0, 6)] {
+            let (outH, top) = WindowGeometry.outputAndPadding(input: inH, filter: 2, stride: 2, dilation: 1, padding: .same)
+            let (outW, left) = WindowGeometry.outputAndPadding(input: inW, filter: 2, stride: 2, dilation: 1, padding: .same)
+            let g = WindowGeometry(batch: 1, inH: inH, inW: inW, inC: c, outH: outH, outW: outW, outC: c, kH: 2, kW: 2,
+                                   strideH: 2, strideW: 2, dilationH: 1, dilationW: 1, padTop: top, padLeft: left)
+            var random = SeededRandom(seed: UInt64(c * 100 + inH))
+            let input = (0 ..< inH * inW * c).map { _ in Float(random.unit() * 16 - 8) } + [Float](repeating: 0, count: 16)
+            var expected: [UInt32] = []
+            for oy in 0 ..< outH {
+                for ox in 0 ..< outW {
+                    for ch in 0 ..< c {
+                        var v = -Float.greatestFiniteMagnitude
+                        for iy in oy * 2 - top ..< oy * 2 - top + 2 where iy >= 0 && iy < inH {
+                            for ix in ox * 2 - left ..< ox * 2 - left + 2 where ix >= 0 && ix < inW {
+                                v = max(v, input[(iy * inW + ix) * c + ch])
+                            }
+                        }
+                        expected.append(min(max(v, lower), upper).bitPattern)
+                    }
+                }
+            }
+            var out = [Float](repeating: .nan, count: outH * outW * c + 16)
+            input.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { y in
+                MaxPoolKernel(g: g, lower: lower, upper: upper).run(input: x.baseAddress!, output: y.baseAddress!)
+            } }
+            #expect(out[0 ..< outH * outW * c].map(\.bitPattern) == expected, "\(inH)x\(inW)x\(c), clamp \(lower)...\(upper)")
+        }
+    }
+
     /// Every output bit of the three face models, on seeded random inputs.
     @Test func interpreterOutputsOnRandomInputs() throws {
         let models = try FaceModels(taskPath: Ref.taskPath)

@@ -46,13 +46,14 @@ struct PackedMatrix {
 
 /// Which GEMM tiles the interpreter uses. The package builds with `-target-cpu native`,
 /// so a CPU with AVX-512 also gets code with 32 vector registers: there 512-bit tiles
-/// (8x16, 4x32) pay; on AVX2 they would spill, and the 256-bit 4x16 tile is used.
+/// (8x16, 4x32) pay; on AVX2 they would spill, and 256-bit tiles sized for 16 registers
+/// (6x16, 12x8) are used.
 ///
 /// Both paths give the same bits: each output is one chain of fused multiply-adds over k
 /// in the same order, whatever the tile width, and the epilogue is per element. So the
 /// path is not part of any memo key; `KernelPathTests` checks it on real images.
 public enum KernelPath: String, Sendable, CaseIterable {
-    /// 256-bit tiles (4x16, 8x8), what an AVX2 CPU runs.
+    /// 256-bit tiles (6x16 and 12x8, with 4x16 and 8x8 for the last rows), what an AVX2 CPU runs.
     case avx2
     /// 512-bit tiles (8x16, 4x32, 8x8 tail), chosen when the CPU has AVX-512F and VL.
     case avx512
@@ -222,8 +223,9 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
     assert(ldc == b.n, "whole-vector stores need dense rows")
     assert(b.k % segments == 0)
     let segmentLength = b.k / segments
-    // Rows in blocks that keep A in L1 while every column block passes over it.
-    let rowBlock = 64
+    // Rows in blocks that keep A in L1 while every column block passes over it; 48 on the
+    // 256-bit path is a whole number of its 6- and 12-row tiles.
+    let rowBlock = b.wide ? 64 : 48
     var m0 = 0
     while m0 < rows {
         let mEnd = min(rows, m0 + rowBlock)
@@ -301,6 +303,45 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
                     m += 8
                 }
             case 16:
+                // 6 rows x 16 columns: 12 accumulators, 2 weight vectors and a broadcast fill
+                // the 16 ymm registers of an AVX2 CPU, with 12 independent FMA chains (8 in the
+                // 4x16 tile only just cover the FMA latency) and 8 loads per 12 FMAs, not 6 per 8.
+                while m + 6 <= mEnd {
+                    let a0 = a + m * lda, a1 = a0 + lda, a2 = a0 + 2 * lda, a3 = a0 + 3 * lda, a4 = a0 + 4 * lda, a5 = a0 + 5 * lda
+                    var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+                    var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+                    var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+                    var pw = w
+                    for seg in 0 ..< segments {
+                        let so = seg * segmentStride
+                        for kk in so ..< so + segmentLength {
+                            let b0 = load8(pw), b1 = load8(pw + 8)
+                            let s0 = SIMD8<Float>(repeating: a0[kk])
+                            c00.addProduct(s0, b0); c01.addProduct(s0, b1)
+                            let s1 = SIMD8<Float>(repeating: a1[kk])
+                            c10.addProduct(s1, b0); c11.addProduct(s1, b1)
+                            let s2 = SIMD8<Float>(repeating: a2[kk])
+                            c20.addProduct(s2, b0); c21.addProduct(s2, b1)
+                            let s3 = SIMD8<Float>(repeating: a3[kk])
+                            c30.addProduct(s3, b0); c31.addProduct(s3, b1)
+                            let s4 = SIMD8<Float>(repeating: a4[kk])
+                            c40.addProduct(s4, b0); c41.addProduct(s4, b1)
+                            let s5 = SIMD8<Float>(repeating: a5[kk])
+                            c50.addProduct(s5, b0); c51.addProduct(s5, b1)
+                            pw += 16
+                        }
+                    }
+                    let f0 = Finish8(e, column: col, row: m), f1 = Finish8(e, column: col + 8, row: m)
+                    let out = c + m * ldc + col
+                    f0(c00, row: 0, out); f1(c01, row: 0, out + 8)
+                    f0(c10, row: 1, out + ldc); f1(c11, row: 1, out + ldc + 8)
+                    f0(c20, row: 2, out + 2 * ldc); f1(c21, row: 2, out + 2 * ldc + 8)
+                    f0(c30, row: 3, out + 3 * ldc); f1(c31, row: 3, out + 3 * ldc + 8)
+                    f0(c40, row: 4, out + 4 * ldc); f1(c41, row: 4, out + 4 * ldc + 8)
+                    f0(c50, row: 5, out + 5 * ldc); f1(c51, row: 5, out + 5 * ldc + 8)
+                    m += 6
+                }
+                // The last 1-5 rows of the row block: 4x16 tiles.
                 while m < mEnd {
                     let count = min(4, mEnd - m)
                     let a0 = a + m * lda
@@ -332,7 +373,42 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
                     m += 4
                 }
             default:
-                // 8 columns: 8 rows per tile, so 8 independent FMA chains hide the latency.
+                // 8 columns on the 256-bit path: 12 rows per tile, so 12 independent FMA chains
+                // in 14 of the 16 ymm registers; the last 1-11 rows take the 8x8 tile below.
+                while !b.wide && m + 12 <= mEnd {
+                    let a0 = a + m * lda, a1 = a0 + lda, a2 = a0 + 2 * lda, a3 = a0 + 3 * lda
+                    let a4 = a0 + 4 * lda, a5 = a0 + 5 * lda, a6 = a0 + 6 * lda, a7 = a0 + 7 * lda
+                    let a8 = a0 + 8 * lda, a9 = a0 + 9 * lda, a10 = a0 + 10 * lda, a11 = a0 + 11 * lda
+                    var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+                    var c4 = SIMD8<Float>(), c5 = SIMD8<Float>(), c6 = SIMD8<Float>(), c7 = SIMD8<Float>()
+                    var c8 = SIMD8<Float>(), c9 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+                    var pw = w
+                    for seg in 0 ..< segments {
+                        let so = seg * segmentStride
+                        for kk in so ..< so + segmentLength {
+                            let bv = load8(pw)
+                            c0.addProduct(SIMD8(repeating: a0[kk]), bv)
+                            c1.addProduct(SIMD8(repeating: a1[kk]), bv)
+                            c2.addProduct(SIMD8(repeating: a2[kk]), bv)
+                            c3.addProduct(SIMD8(repeating: a3[kk]), bv)
+                            c4.addProduct(SIMD8(repeating: a4[kk]), bv)
+                            c5.addProduct(SIMD8(repeating: a5[kk]), bv)
+                            c6.addProduct(SIMD8(repeating: a6[kk]), bv)
+                            c7.addProduct(SIMD8(repeating: a7[kk]), bv)
+                            c8.addProduct(SIMD8(repeating: a8[kk]), bv)
+                            c9.addProduct(SIMD8(repeating: a9[kk]), bv)
+                            c10.addProduct(SIMD8(repeating: a10[kk]), bv)
+                            c11.addProduct(SIMD8(repeating: a11[kk]), bv)
+                            pw += 8
+                        }
+                    }
+                    let f = Finish8(e, column: col, row: m)
+                    let out = c + m * ldc + col
+                    f(c0, row: 0, out); f(c1, row: 1, out + ldc); f(c2, row: 2, out + 2 * ldc); f(c3, row: 3, out + 3 * ldc)
+                    f(c4, row: 4, out + 4 * ldc); f(c5, row: 5, out + 5 * ldc); f(c6, row: 6, out + 6 * ldc); f(c7, row: 7, out + 7 * ldc)
+                    f(c8, row: 8, out + 8 * ldc); f(c9, row: 9, out + 9 * ldc); f(c10, row: 10, out + 10 * ldc); f(c11, row: 11, out + 11 * ldc)
+                    m += 12
+                }
                 while m < mEnd {
                     let count = min(8, mEnd - m)
                     let a0 = a + m * lda

@@ -1,0 +1,64 @@
+import Basics
+import Testing
+@testable import Inference
+
+/// The warp gives the bytes of the per-pixel formula of spec A.4-A.6 for any output width,
+/// rotated and projective quads, both borders, gray and RGB: the reference for any rewrite
+/// of its inner loop (a vectorised one was tried for issue 16, see BENCHMARKS.md).
+@Suite struct ImageWarpTests {
+    /// A.4-A.6 pixel by pixel, written independently of the warp's loop.
+    static func plainWarp(_ source: [UInt8], width: Int, height: Int, channels: Int, quad: Quad, border: WarpBorder,
+                          outputWidth: Int, outputHeight: Int) -> [UInt8] {
+        let map = ProjectiveMap(quad: quad)
+        let columns = (0 ..< outputWidth).map { Double($0) / Double(outputWidth) }
+        var fx = [Int32](repeating: 0, count: outputWidth), fy = fx
+        var out: [UInt8] = []
+        for v in 0 ..< outputHeight {
+            columns.withUnsafeBufferPointer { c in fx.withUnsafeMutableBufferPointer { x in fy.withUnsafeMutableBufferPointer { y in
+                map.fixedPositions(columns: c, t: Double(v) / Double(outputHeight), x: x.baseAddress!, y: y.baseAddress!)
+            } } }
+            for u in 0 ..< outputWidth {
+                let x0 = Int(fx[u]) >> 5, y0 = Int(fy[u]) >> 5
+                let ax = Int32(fx[u] & 31), ay = Int32(fy[u] & 31)
+                var w = [(32 - ax) * (32 - ay) * 32, ax * (32 - ay) * 32, (32 - ax) * ay * 32, ax * ay * 32]
+                let xs = [x0, x0 + 1, x0, x0 + 1], ys = [y0, y0, y0 + 1, y0 + 1]
+                let cx = xs.map { min(max($0, 0), width - 1) }, cy = ys.map { min(max($0, 0), height - 1) }
+                if border == .zero { for i in 0 ..< 4 where cx[i] != xs[i] || cy[i] != ys[i] { w[i] = 0 } }
+                for c in 0 ..< 3 {
+                    let ch = channels == 1 ? 0 : c
+                    var sum: Int32 = 0
+                    for i in 0 ..< 4 { sum += Int32(source[(cy[i] * width + cx[i]) * channels + ch]) * w[i] }
+                    out.append(UInt8(clamping: (sum + (1 << 14)) >> 15))
+                }
+            }
+        }
+        return out
+    }
+
+    @Test(arguments: [(13, 9), (8, 8), (21, 17), (7, 30)])
+    func warpMatchesPlainFormula(outputWidth: Int, outputHeight: Int) {
+        var random = SeededRandom(seed: UInt64(outputWidth * 100 + outputHeight))
+        let quads = [
+            // Letterbox-like (affine), partly outside the image.
+            Quad(bottomLeft: [-4, 40], topLeft: [-4, -6], topRight: [45, -6], bottomRight: [45, 40]),
+            // Rotated and slightly projective, crossing two edges.
+            Quad(bottomLeft: [3.3, 47.9], topLeft: [-5.1, 8.25], topRight: [33.7, -2.5], bottomRight: [44.2, 36.6]),
+        ]
+        for channels in [1, 3] {
+            let (width, height) = (37, 29)
+            let source = (0 ..< width * height * channels).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            for quad in quads {
+                for border in [WarpBorder.zero, .replicate] {
+                    var out = [UInt8](repeating: 0, count: outputWidth * outputHeight * 3)
+                    source.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { o in
+                        ImageWarp.warp(source: s, sourceWidth: width, sourceHeight: height, channels: channels, quad: quad,
+                                       border: border, into: o, outputWidth: outputWidth, outputHeight: outputHeight)
+                    } }
+                    let expected = Self.plainWarp(source, width: width, height: height, channels: channels, quad: quad, border: border,
+                                                  outputWidth: outputWidth, outputHeight: outputHeight)
+                    #expect(out == expected, "\(outputWidth)x\(outputHeight), \(channels) channel(s), \(border), \(quad)")
+                }
+            }
+        }
+    }
+}
