@@ -15,7 +15,8 @@ limit = int(sys.argv[3]) if len(sys.argv) > 3 else 10**9
 opts = vision.FaceLandmarkerOptions(base_options=BaseOptions(model_asset_path="../shared/models/face_landmarker.task"),
     running_mode=vision.RunningMode.IMAGE, num_faces=1, output_face_blendshapes=True)
 lm = vision.FaceLandmarker.create_from_options(opts)
-names = sorted(os.listdir(folder))[:limit]
+# Only images: an export folder also holds index.csv and export.json.
+names = sorted(n for n in os.listdir(folder) if n.lower().endswith((".png", ".jpg", ".jpeg")))[:limit]
 rows = []; header = None
 import numpy as np
 for n in names:

@@ -137,6 +137,8 @@ enum PredictImages {
         if json {
             printJSON(.object([
                 ("model", .string(modelPath)), ("classes", .array(model.classes.map { .string($0) })),
+                // As for a feature CSV: the rule that picked each "class" (argmax when none is stored).
+                ("decision", TrainStage.decisionJSON(model.decision, classes: model.classes, testArgmax: nil)),
                 ("warnings", .array(warnings.map { .string($0) })),
                 ("rows", .array(items.map { item in
                     .object([("row", .int(item.row))] + (item.id.map { [("id", JSONValue.string($0))] } ?? [])

@@ -111,6 +111,97 @@ struct ImageCLITests {
         #expect(mixed.status == 64)
     }
 
+    /// The face lines of `predict IMAGE…`'s CSV: path, class and the probability fields.
+    func faceLines(_ stdout: String) -> [(path: String, label: String, p: [String])] {
+        stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+            .filter { $0[1] == "yes" }.map { ($0[0], $0[6], Array($0[7...])) }
+    }
+
+    @Test("a model whose decision rule overrules argmax changes the printed label of images and of extract's CSV")
+    func decisionRuleOnImagesAndExtractCSV() throws {
+        let plain = try CLI.run(["predict", "--model", Self.model, "--face-model", Self.faceModel, Self.photos])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        let before = faceLines(plain.stdout)
+        try #require(before.count == 4)
+        // The same network with a rule that calls every face `ruled` unless another class is certain:
+        // `ruled` is not the argmax of the first face, so that label must change.
+        let ruled = try #require(["happy", "sad", "neutral"].first { $0 != before[0].label })
+        let dir = CLI.folder()
+        let rule = #"train.decision={"rule": "reject", "class": "\#(ruled)", "threshold": 1}"#
+        let (b, _) = try CLI.buildJSON(cache: dir + "/cache", ["--set", "train.epochs=3", "--set", "train.units=[6,4]", "--set", rule])
+        #expect(b.status == 0, "\(b.stderr)")
+        let m = try CLI.run(["metrics", "--cache", dir + "/cache", "--save", dir + "/out"])
+        #expect(m.status == 0, "\(m.stderr)")
+        let model = dir + "/out/model.blsmodel"
+
+        let images = try CLI.run(["predict", "--model", model, "--face-model", Self.faceModel, Self.photos])
+        #expect(images.status == 0, "\(images.stderr)")
+        let after = faceLines(images.stdout)
+        #expect(after.map(\.path) == before.map(\.path))
+        #expect(after.map(\.p) == before.map(\.p), "the rule must not change the probabilities")
+        #expect(after.allSatisfy { $0.label == ruled })
+        #expect(after[0].label != before[0].label)
+        #expect(images.stdout.contains("no-face-rocket.jpg,no,,,,,no face,"))
+        let lines = try CLI.run(["predict", "--model", model, "--face-model", Self.faceModel, Self.photos, "--json"])
+        let objects = lines.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(objects.filter { $0["face"] as? Bool == true }.map { $0["class"] as? String } == Array(repeating: ruled, count: 4))
+
+        // extract's CSV through predict --input: the rule's labels too, ids and the no-face row kept.
+        let e = try CLI.run(["extract", "--model", Self.faceModel, Self.photos, "--out", dir + "/photos.csv"])
+        #expect(e.status == 0, "\(e.stderr)")
+        func labels(_ model: String) throws -> [String] {
+            let p = try CLI.run(["predict", "--model", model, "--input", dir + "/photos.csv"])
+            #expect(p.status == 0, "\(p.stderr)")
+            return p.stdout.split(separator: "\n").dropFirst().map { String($0.split(separator: ",", omittingEmptySubsequences: false)[2]) }
+        }
+        #expect(try labels(Self.model) == before.map(\.label) + ["no face"])
+        #expect(try labels(model) == Array(repeating: ruled, count: 4) + ["no face"])
+        let json = try CLI.run(["predict", "--model", model, "--input", dir + "/photos.csv", "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        // The same top-level members as predict on a feature CSV, the decision rule included.
+        let decision = try #require(object["decision"] as? [String: Any], "\(json.stdout.prefix(300))")
+        #expect(decision["rule"] as? String == "reject" && decision["class"] as? String == ruled)
+        let rows = try #require(object["rows"] as? [[String: Any]])
+        #expect(rows.map { $0["class"] as? String } == Array(repeating: ruled, count: 4) + ["no face"])
+    }
+
+    @Test("predict --input on z-scored extract output warns on stderr and in --json, counting only the face rows")
+    func rangeWarningOnExtractCSV() throws {
+        let dir = CLI.folder()
+        let e = try CLI.run(["extract", "--model", Self.faceModel, Self.photos, "--out", dir + "/photos.csv"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let raw = try CLI.run(["predict", "--model", Self.model, "--input", dir + "/photos.csv", "--json"])
+        #expect(raw.status == 0, "\(raw.stderr)")
+        #expect(!raw.stderr.contains("warning"), "\(raw.stderr)")
+        let rawJSON = try #require(try JSONSerialization.jsonObject(with: Data(raw.stdout.utf8)) as? [String: Any])
+        #expect((rawJSON["warnings"] as? [String])?.isEmpty == true)
+
+        // Z-score each blendshape column over the face rows; the no-face row keeps its empty scores.
+        let (header, rows) = try csvRows(dir + "/photos.csv")
+        let detected = try #require(header.firstIndex(of: "detected"))
+        let faces = rows.indices.filter { rows[$0][detected] == "1" }
+        #expect(faces.count == 4 && header.count == 55)
+        var z = rows
+        for c in (detected + 1)..<header.count {
+            let v = faces.map { Double(rows[$0][c])! }
+            let mean = v.reduce(0, +) / Double(v.count)
+            let sd = (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count)).squareRoot()
+            for (k, r) in faces.enumerated() { z[r][c] = String(sd > 0 ? (v[k] - mean) / sd : 0) }
+        }
+        try (([header] + z).map { $0.joined(separator: ",") }.joined(separator: "\n") + "\n").write(toFile: dir + "/z.csv", atomically: true, encoding: .utf8)
+
+        let text = try CLI.run(["predict", "--model", Self.model, "--input", dir + "/z.csv"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stderr.contains("blendset: warning: ") && text.stderr.contains("of 4 rows") && text.stderr.contains("outside the range the model was trained on"), "\(text.stderr)")
+        #expect(text.stdout.split(separator: "\n").last?.contains("no-face-rocket.jpg,no face,") == true)
+        let json = try CLI.run(["predict", "--model", Self.model, "--input", dir + "/z.csv", "--json"])
+        #expect(json.status == 0 && json.stderr.contains("blendset: warning: "), "\(json.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let warnings = try #require(object["warnings"] as? [String])
+        #expect(warnings.count == 1 && warnings[0].contains("of 4 rows") && warnings[0].contains("raw features"))
+        #expect((object["rows"] as? [[String: Any]])?.count == 5)
+    }
+
     func csvRows(_ path: String) throws -> (header: [String], rows: [[String]]) {
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         return (lines[0], Array(lines.dropFirst()))

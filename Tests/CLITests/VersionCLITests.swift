@@ -123,6 +123,52 @@ struct VersionCLITests {
         #expect(try PNGCodec.decode(try readFileBytes(atPath: t.folder + "/png/" + files[0]), source: "png").width == 48)
     }
 
+    @Test("export --split (issue 14): png writes exactly that split's images; csv and npz refuse it; a bad split or a stage without splits is a clear error")
+    func exportSplit() throws {
+        let t = try TwoVersions()
+        /// index.csv of a png export: file name → (split, row).
+        func index(_ dir: String) throws -> [String: String] {
+            let lines = try String(contentsOfFile: dir + "/index.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+            #expect(lines.first?.prefix(4) == ["row", "file", "item_id", "split"])
+            return Dictionary(uniqueKeysWithValues: lines.dropFirst().map { ($0[1], $0[3]) })
+        }
+        let all = try t.run(["export", "--format", "png", "--stage", "split", "--rows", "1000", "--order", "source", "--out", t.folder + "/all"])
+        #expect(all.status == 0, "\(all.stderr)")
+        let everything = try index(t.folder + "/all")
+        #expect(everything.count == 126)
+        for (split, count) in [("train", 90), ("val", 18), ("test", 18)] {
+            let out = t.folder + "/" + split
+            let r = try t.run(["export", "--format", "png", "--stage", "split", "--split", split, "--rows", "1000", "--out", out])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("wrote \(count) PNG image(s)"), "\(r.stdout)")
+            let files = try index(out)
+            #expect(files.count == count && files.values.allSatisfy { $0 == split }, "\(split)")
+            #expect(Set(files.keys) == Set(everything.filter { $0.value == split }.keys), "\(split)")
+            let written = try FileManager.default.contentsOfDirectory(atPath: out)
+            #expect(Set(written) == Set(files.keys).union(["index.csv", "export.json"]))
+            for name in files.keys.sorted().prefix(3) {
+                #expect(try readFileBytes(atPath: out + "/" + name) == readFileBytes(atPath: t.folder + "/all/" + name))
+            }
+        }
+        // --rows N takes N of that split only.
+        let few = try t.run(["export", "--format", "png", "--stage", "split", "--split", "test", "--rows", "5", "--out", t.folder + "/few"])
+        #expect(few.status == 0, "\(few.stderr)")
+        let five = try index(t.folder + "/few")
+        #expect(five.count == 5 && five.values.allSatisfy { $0 == "test" })
+
+        let bad = try t.run(["export", "--format", "png", "--stage", "split", "--split", "validation", "--out", t.folder + "/bad"])
+        #expect(bad.status == 64 && bad.stderr.contains("--split expects train, val or test, found 'validation'"), "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: t.folder + "/bad"))
+        for (format, out) in [("csv", t.folder + "/csv"), ("npz", t.folder + "/d.npz")] {
+            let r = try t.run(["export", "--format", format, "--split", "test", "--out", out])
+            #expect(r.status == 64 && r.stderr.contains("--split apply to --format png only"), "\(format): \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
+        // ingest comes before the split stage: its rows have no split yet.
+        let early = try t.run(["export", "--format", "png", "--stage", "ingest", "--split", "test", "--out", t.folder + "/early"])
+        #expect(early.status == 65 && early.stderr.contains("stage 'ingest' has no 'split' column"), "\(early.stderr)")
+    }
+
     @Test("export --order: shuffled by default (recorded in export.json), source keeps the stored order, bad values exit 64")
     func exportOrder() throws {
         let t = try TwoVersions()

@@ -19,7 +19,9 @@ public struct TrainStage: Stage {
     // seeds, per-class mean ± std; an emotion-confusion SVG; decision rules and the
     // balanced_source / balanced_val class weights; the model file stores each
     // feature's train range (header key feature_ranges).
-    public static let version = 5
+    // 6: the model file records the decimals of its train features (header key
+    // feature_digits); a version-5 cache entry would serve models without it.
+    public static let version = 6
     public static let summary = "train an LSTM, MLP or gradient-boosted tree classifier on the dataset (one per seed: an ensemble); metrics, curves, confusion matrix, model"
     /// The dataset; optionally, second, a stage before 'balance' whose train split gives
     /// the class counts of `class_weights: "balanced_source"`.
