@@ -132,13 +132,15 @@ struct ShardTests {
     func secondPass() throws {
         let dir = temporaryFolder()
         let log = "secondPass-\(UUID().uuidString)"
-        let p = try plan("""
+        let file = dir + "/pipeline.json"
+        try """
             { "version": 1, "stages": [
               { "name": "source", "kind": "text", "params": { "text": "x" } },
               { "name": "p1", "kind": "shard-probe", "inputs": ["source"], "params": { "log": "\(log)" } },
               { "name": "p2", "kind": "shard-probe", "inputs": ["p1"], "params": { "log": "\(log)" } }
             ] }
-            """, in: dir)
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let p = try BuildPlan.load(file: file, registry: StageRegistry([TextSource.self, ShardProbe.self]), workingDirectory: dir)
         let builder = Builder(plan: p, cacheRoot: dir + "/cache", jobs: 1)
         // Shard 1 finishes first: the other's report is missing, so it leaves the deferred work.
         let one = try builder.buildShard(try ShardSelection(index: 1, count: 2))

@@ -181,7 +181,7 @@ struct ShardProbe: Stage {
     }
 }
 
-let testRegistry = StageRegistry([TextSource.self, Append.self, Failing.self, FileSource.self, ShardProbe.self])
+let testRegistry = StageRegistry([TextSource.self, Append.self, Failing.self, FileSource.self])
 
 /// A fresh folder under the system temp directory.
 func temporaryFolder(_ label: String = #function) -> String {
