@@ -125,8 +125,9 @@ public final class Builder: Sendable {
 
     private func buildOnce(_ subset: BuildPlan, observer: (any BuildObserver)?, started: Date) throws -> BuildReport {
         let byName = Dictionary(uniqueKeysWithValues: subset.stages.map { ($0.name, $0) })
+        let memos = MemoStores()
         let reportsByName = try schedule(subset) { s, inputReports in
-            try self.runOrReuse(s, inputReports, observer: observer, store: self.store, shard: nil)
+            try self.runOrReuse(s, inputReports, observer: observer, store: self.store, memos: memos)
         }
         try digests.save()
         let reports = subset.stages.map { reportsByName[$0.name]! }
@@ -200,8 +201,11 @@ public final class Builder: Sendable {
         var failure: (any Error)?
     }
 
+    /// Runs a stage or reuses its cached result. In a shard, `onlyDeferredWork` and
+    /// `outputUnused` are passed to the stage (see `StageContext`).
     private func runOrReuse(_ stage: PlannedStage, _ inputReports: [StageReport], observer: (any BuildObserver)?,
-                            store: any BuildStore, shard: ShardSelection?) throws -> StageReport {
+                            store: any BuildStore, memos: MemoStores, shard: ShardSelection? = nil,
+                            onlyDeferredWork: Bool = false, outputUnused: Bool = false) throws -> StageReport {
         let resolved = try resolve(stage, inputs: inputReports.map { .init(stage: $0.name, contentID: $0.contentID) })
         let key = resolved.key
         // A shard's own per-item results are partial and live in memory only: only a whole
@@ -223,7 +227,9 @@ public final class Builder: Sendable {
         let inputsComplete = inputReports.allSatisfy(\.complete)
         let context = StageContext(stage: stage.name, inputs: inputs, parameters: stage.parameters, jobs: jobs,
                                    inputFiles: resolved.inputFiles, memoRoot: layout.memo, observer: observer,
-                                   shard: shard, inputsComplete: inputsComplete)
+                                   shard: shard, inputsComplete: inputsComplete,
+                                   onlyDeferredWork: onlyDeferredWork && stage.type.perItem,
+                                   outputUnused: outputUnused, memos: memos)
         let clock = Date()
         let (result, ids) = try Builder.execute(stage.implementation, context, store: store)
         let seconds = Date().timeIntervalSince(clock)
@@ -320,9 +326,13 @@ public final class Builder: Sendable {
     /// It takes the cache lock shared, so shards run side by side. Work that needs every
     /// shard's items (`StageContext.deferWork`) is done by the shard that finishes last: after
     /// writing its report, a shard that deferred work and finds every other shard's report
-    /// runs its per-item stages once more, now with complete inputs from the memo. Two shards
-    /// finishing at the same moment may both do it (the same results, written twice); if
-    /// none sees the others, the merge does it.
+    /// runs its per-item stages once more, now with complete inputs from the memo, and only
+    /// for that work (`StageContext.onlyDeferredWork`: the stages pass on their rows without
+    /// rebuilding every item's columns). Two shards finishing at the same moment may both do
+    /// it (the same results, written twice); if none sees the others, the merge does it.
+    /// A stage that no stage of the shard reads is told its output is unused
+    /// (`StageContext.outputUnused`), so it need not build it. The memo folders are read
+    /// once for both passes and refreshed as other shards publish.
     public func buildShard(_ shard: ShardSelection, observer: (any BuildObserver)? = nil, wait: Bool = true) throws -> ShardReport {
         let perItem = plan.stages.filter { $0.type.perItem }.map(\.name)
         guard !perItem.isEmpty else {
@@ -333,22 +343,25 @@ public final class Builder: Sendable {
         defer { withExtendedLifetime(lock) {} }
         let tracker = ShardTracker(shard: shard, layout: layout, inner: observer)
         let store = ShardBuildStore(layout: layout)
+        let memos = MemoStores()
+        let read = Set(subset.stages.flatMap(\.inputs))
 
-        func pass() throws -> [String: StageReport] {
+        func pass(onlyDeferredWork: Bool) throws -> [String: StageReport] {
             try schedule(subset) { s, inputReports in
-                let report = try self.runOrReuse(s, inputReports, observer: tracker, store: store, shard: shard)
+                let report = try self.runOrReuse(s, inputReports, observer: tracker, store: store, memos: memos, shard: shard,
+                                                 onlyDeferredWork: onlyDeferredWork, outputUnused: !read.contains(s.name))
                 try tracker.finished(report, perItem: s.type.perItem) { ids throws(PipelineError) in try self.shardPlanKey(ids) }
                 return report
             }
         }
-        _ = try pass()
+        _ = try pass(onlyDeferredWork: false)
         var report = try tracker.publish(state: "done")
         guard !report.deferred.isEmpty else { return report }
         let others = (0..<shard.count).filter { $0 != shard.index }
         let found = ShardReport.found(layout, plan: report.plan)[shard.count] ?? []
         guard others.allSatisfy(found.contains) else { return report }
         tracker.startSecondPass()
-        _ = try pass()
+        _ = try pass(onlyDeferredWork: true)
         report = try tracker.publish(state: "done")
         return report
     }

@@ -85,6 +85,15 @@ public final class MemoStore: @unchecked Sendable {
         try loadNewPacks()
     }
 
+    /// Whether every pack this store has read is still in the folder (none was compacted
+    /// away, quarantined or removed since), so that `refresh` alone brings it up to date.
+    func packsStillPresent() -> Bool {
+        let present = Set(MemoStore.packNames(in: directory))
+        lock.lock()
+        defer { lock.unlock() }
+        return loadedNames.isSubset(of: present)
+    }
+
     private func loadNewPacks() throws(PipelineError) {
         lock.lock()
         var damagedPacks: [(path: String, records: [(ContentDigest, Range<Int>)], bytes: [UInt8])] = []

@@ -18,6 +18,16 @@ public final class StageContext: @unchecked Sendable {
     /// False in a shard whose input lacks items other shards have not computed yet; always
     /// true in a whole build.
     public let inputsComplete: Bool
+    /// True in a shard's second pass (see `Builder.buildShard`), which runs only to finish
+    /// the work deferred with `deferWork`: the output is read by the per-item stages below
+    /// this one in the same pass, then thrown away. A stage that deferred nothing may then
+    /// pass on only the rows it keeps, without the columns it computes.
+    public let onlyDeferredWork: Bool
+    /// True in a shard for a stage that no stage of the shard reads: its output is thrown
+    /// away, so the stage may skip building it. Its memo entries are what count.
+    public let outputUnused: Bool
+    /// The memo folders this build has open, shared by its stages (and a shard's passes).
+    let memos: MemoStores
     private weak var observer: (any BuildObserver)?
     private let lock = NSLock()
     private var collectedWarnings: [String] = []
@@ -25,9 +35,13 @@ public final class StageContext: @unchecked Sendable {
     private(set) var items = ShardReport.StageItems(stage: "")
 
     init(stage: String, inputs: [StageInput], parameters: StageParameters, jobs: Int, inputFiles: [String: InputFile],
-         memoRoot: String, observer: (any BuildObserver)?, shard: ShardSelection? = nil, inputsComplete: Bool = true) {
+         memoRoot: String, observer: (any BuildObserver)?, shard: ShardSelection? = nil, inputsComplete: Bool = true,
+         onlyDeferredWork: Bool = false, outputUnused: Bool = false, memos: MemoStores = MemoStores()) {
         self.shard = shard
         self.inputsComplete = inputsComplete
+        self.onlyDeferredWork = onlyDeferredWork
+        self.outputUnused = outputUnused
+        self.memos = memos
         self.stage = stage
         self.inputFiles = inputFiles
         self.inputs = inputs
@@ -106,10 +120,37 @@ public final class StageContext: @unchecked Sendable {
     /// The per-item memo for one namespace (e.g. an extractor and model version).
     public func memo(namespace: ContentDigest) throws(PipelineError) -> MemoStore {
         let root = memoRoot.hasSuffix("/memo") ? String(memoRoot.dropLast(5)) : URL(fileURLWithPath: memoRoot).deletingLastPathComponent().path
-        let memo = try MemoStore(directory: memoRoot + "/" + namespace.hex, quarantine: Quarantine(layout: CacheLayout(root: root)))
+        let (memo, opened) = try memos.open(memoRoot + "/" + namespace.hex, quarantine: Quarantine(layout: CacheLayout(root: root)))
         // About this cache, not the data: shown, but not kept with the stage's warnings
         // (every later cached build would repeat it, and --strict would fail on it).
-        for q in memo.quarantined { observer?.stageWarning(stage, "damaged memo pack \(q.pack) moved to \(q.movedTo); its good records were kept") }
+        if opened {
+            for q in memo.quarantined { observer?.stageWarning(stage, "damaged memo pack \(q.pack) moved to \(q.movedTo); its good records were kept") }
+        }
         return memo
+    }
+}
+
+/// The memo folders one build (or one shard, over both its passes) has open. Each folder is
+/// read once; a later stage refreshes it (loads only the packs published since) instead of
+/// reading and verifying every pack again.
+// @unchecked: `stores` is only touched under `lock`.
+final class MemoStores: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stores: [String: MemoStore] = [:]
+
+    init() {}
+
+    /// The store of `directory`, and whether this call opened it (false: refreshed).
+    func open(_ directory: String, quarantine: Quarantine?) throws(PipelineError) -> (MemoStore, Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        // A folder compacted or removed meanwhile (a pack this store read is gone) is read afresh.
+        if let memo = stores[directory], memo.packsStillPresent() {
+            try memo.refresh()
+            return (memo, false)
+        }
+        let memo = try MemoStore(directory: directory, quarantine: quarantine)
+        stores[directory] = memo
+        return (memo, true)
     }
 }

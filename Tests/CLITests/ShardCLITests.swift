@@ -28,18 +28,23 @@ struct ShardCLITests {
             lock.lock(); results[k] = r; lock.unlock()
         }
         var computed = 0
+        var finishedDeferred = 0
         for (k, r) in results.enumerated() {
             let r = try #require(r)
             #expect(r.status == 0, "shard \(k): \(r.stderr)")
             let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
             #expect(report["shard"] as? Int == k && report["of"] as? Int == 4)
             computed += report["items_computed"] as? Int ?? 0
+            // A shard did the fill: in its second pass, or in its first if it started late
+            // enough to find every other image in the memo (then it deferred nothing).
+            if report["finished_deferred"] as? Bool == true || (report["deferred"] as? [Any])?.isEmpty == true { finishedDeferred += 1 }
             // A shard writes no stage output, run record, head or version.
             for folder in ["runs", "heads", "versions", "objects"] {
                 #expect(((try? FileManager.default.contentsOfDirectory(atPath: cache + "/" + folder)) ?? []).isEmpty, "\(folder) after shard \(k)")
             }
         }
         #expect(computed > 0)
+        #expect(finishedDeferred >= 1)
         #expect(try FileManager.default.contentsOfDirectory(atPath: cache + "/shards").count == 4)
         let merge = try Self.build(cache, [])
         #expect(merge.status == 0, "\(merge.stderr)")

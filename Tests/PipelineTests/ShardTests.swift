@@ -110,6 +110,57 @@ struct ShardTests {
         #expect(reopened.get(SHA256.digest("salvaged")) == [2] && reopened.get(SHA256.digest("in flight")) == nil)
     }
 
+    @Test("a build reads a memo folder once and then only its new packs; a compacted folder is read afresh")
+    func memoFoldersOpenOnce() throws {
+        let dir = temporaryFolder() + "/memo/namespace"
+        let writer = try MemoStore(directory: dir)
+        try writer.put(SHA256.digest("a"), [1])
+        writer.flush()
+        let memos = MemoStores()
+        let (first, opened) = try memos.open(dir, quarantine: nil)
+        #expect(opened && first.get(SHA256.digest("a")) == [1])
+        try writer.put(SHA256.digest("b"), [2])
+        writer.flush()
+        let (again, openedAgain) = try memos.open(dir, quarantine: nil)
+        #expect(again === first && !openedAgain && again.get(SHA256.digest("b")) == [2])
+        #expect(try MemoStore.compact(directory: dir).records == 2)
+        let (fresh, openedFresh) = try memos.open(dir, quarantine: nil)
+        #expect(fresh !== first && openedFresh && fresh.count == 2)
+    }
+
+    @Test("the last shard's second pass runs only for the deferred work; a stage no stage of the shard reads is told so")
+    func secondPass() throws {
+        let dir = temporaryFolder()
+        let log = "secondPass-\(UUID().uuidString)"
+        let file = dir + "/pipeline.json"
+        try """
+            { "version": 1, "stages": [
+              { "name": "source", "kind": "text", "params": { "text": "x" } },
+              { "name": "p1", "kind": "shard-probe", "inputs": ["source"], "params": { "log": "\(log)" } },
+              { "name": "p2", "kind": "shard-probe", "inputs": ["p1"], "params": { "log": "\(log)" } }
+            ] }
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let p = try BuildPlan.load(file: file, registry: StageRegistry([TextSource.self, ShardProbe.self]), workingDirectory: dir)
+        let builder = Builder(plan: p, cacheRoot: dir + "/cache", jobs: 1)
+        // Shard 1 finishes first: the other's report is missing, so it leaves the deferred work.
+        let one = try builder.buildShard(try ShardSelection(index: 1, count: 2))
+        #expect(!one.finishedDeferred && one.deferred.count == 1)
+        let firstPass = ["p1 onlyDeferredWork=false outputUnused=false inputsComplete=true",
+                         "p2 onlyDeferredWork=false outputUnused=true inputsComplete=false"]
+        #expect(ShardProbe.lines(log) == firstPass)
+        // Shard 0 finishes last: it runs the per-item stages once more, for the deferred work only.
+        let zero = try builder.buildShard(try ShardSelection(index: 0, count: 2))
+        #expect(zero.finishedDeferred && zero.deferred.isEmpty)
+        #expect(ShardProbe.lines(log) == firstPass + firstPass + [
+            "p1 onlyDeferredWork=true outputUnused=false inputsComplete=true",
+            "p2 onlyDeferredWork=true outputUnused=true inputsComplete=true"])
+        // A whole build: every output is used, and nothing is deferred.
+        let whole = try builder.build()
+        #expect(whole.recordedVersion != nil)
+        #expect(Array(ShardProbe.lines(log).suffix(2)) == ["p1 onlyDeferredWork=false outputUnused=false inputsComplete=true",
+                                                           "p2 onlyDeferredWork=false outputUnused=false inputsComplete=true"])
+    }
+
     @Test("shards share the cache lock; a build waits for them")
     func sharedLock() throws {
         let root = temporaryFolder()

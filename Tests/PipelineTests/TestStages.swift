@@ -148,6 +148,39 @@ enum ConcurrencyProbe {
     }
 }
 
+/// A per-item stage for shard tests. It logs what its context said, leaves one item to the
+/// other shards in a shard's first pass (so the stage below it has incomplete input), and
+/// defers work while its input is incomplete, as augment's fill does.
+struct ShardProbe: Stage {
+    static let kind = "shard-probe"
+    static let version = 1
+    static let summary = "log a shard's view of a per-item stage"
+    static let inputCount = 1...1
+    static let perItem = true
+    static let parameters = [ParameterSpec("log", default: .string("shards"), "the ShardProbe log's name")]
+    let log: String
+    init(parameters: StageParameters) throws(PipelineError) { log = try parameters.string("log") }
+    func run(_ context: StageContext) throws -> StageResult {
+        ShardProbe.append(log, "\(context.stage) onlyDeferredWork=\(context.onlyDeferredWork) outputUnused=\(context.outputUnused) inputsComplete=\(context.inputsComplete)")
+        if context.shard != nil && !context.onlyDeferredWork { context.countItems(skipped: 1) }
+        if !context.inputsComplete { context.deferWork("needs every shard's items") }
+        return StageResult(artifacts: ["out": try context.input.bytes("out") + [1]])
+    }
+
+    nonisolated(unsafe) private static var logs: [String: [String]] = [:]
+    private static let lock = NSLock()
+    static func append(_ log: String, _ line: String) {
+        lock.lock()
+        logs[log, default: []].append(line)
+        lock.unlock()
+    }
+    static func lines(_ log: String) -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return logs[log] ?? []
+    }
+}
+
 let testRegistry = StageRegistry([TextSource.self, Append.self, Failing.self, FileSource.self])
 
 /// A fresh folder under the system temp directory.

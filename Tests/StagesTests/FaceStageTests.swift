@@ -201,4 +201,26 @@ struct AugmentationTests {
         #expect(flipped[0] == pixels[47] && flipped[48 + 5] == pixels[48 + 42])
         #expect(flip.description == "flip")
     }
+
+    @Test("isIdentity says what the description says, for drawn recipes of every kind")
+    func identity() {
+        #expect(AugmentationRecipe().isIdentity && AugmentationRecipe().description == "identity")
+        var none = AugmentationSettings()
+        none.flipProbability = 0; none.rotateProbability = 0; none.scaleProbability = 0; none.translateProbability = 0
+        none.brightnessProbability = 0; none.contrastProbability = 0; none.noiseProbability = 0
+        var few = none
+        few.noiseProbability = 0.1; few.flipProbability = 0.1; few.translateProbability = 0.1
+        var identities = 0
+        // Defaults draw few identities, `none` only identities, `few` a mix.
+        for (k, s) in [AugmentationSettings(), none, few].enumerated() {
+            for item in 0..<300 {
+                var rng = SeededRandom.forItem("\(item)", copy: k, seed: 7)
+                let r = AugmentationRecipe.draw(s, width: 48, height: 48, rng: &rng)
+                #expect(r.isIdentity == (r.description == "identity"), "\(r)")
+                if r.isIdentity { identities += 1 }
+            }
+        }
+        #expect(identities > 300 && identities < 900)
+    }
 }
+

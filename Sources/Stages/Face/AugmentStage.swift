@@ -80,7 +80,9 @@ public struct AugmentStage: Stage {
         let input = try context.input.table()
         let images = try ImageSet(context.input)
         let featureNames = input.names(MetadataKey.features)
-        guard input.column(ColumnName.features) != nil, let featureMap = FaceFeatureMap(featureNames), !featureNames.isEmpty else {
+        // A shard's second pass that only fills (see below) reads no features.
+        let onlyFill = context.onlyDeferredWork && context.outputUnused
+        guard input.column(ColumnName.features) != nil || onlyFill, let featureMap = FaceFeatureMap(featureNames), !featureNames.isEmpty else {
             throw stageError(context, "the input has no blendshape features; put a 'blendshapes' stage before 'augment'")
         }
         let split = try input.int32(ColumnName.split), labels = try input.int32(ColumnName.label)
@@ -99,7 +101,7 @@ public struct AugmentStage: Stage {
             // An identity recipe would copy the original row; draw again (bounded, for
             // settings whose probabilities are all zero).
             var recipe = AugmentationRecipe.draw(settings, width: r.width, height: r.height, rng: &rng)
-            for _ in 0..<64 where recipe.description == "identity" {
+            for _ in 0..<64 where recipe.isIdentity {
                 recipe = AugmentationRecipe.draw(settings, width: r.width, height: r.height, rng: &rng)
             }
             let pixels = recipe.apply(to: r.pixels, width: r.width, height: r.height, channels: r.channels)
@@ -120,6 +122,20 @@ public struct AugmentStage: Stage {
         var leftToOthers = 0
         for copy in 0..<copies {
             let cands = train.map { candidate($0, copy: copy) }
+            if onlyFill {
+                // Only which copies kept their face counts for the fill: no landmarks are decoded.
+                let statuses = try extractor.faceStatuses(cands.map { c in
+                    let r = refs[c.source]
+                    return ImageRef(pixels: c.pixels[...], width: r.width, height: r.height, channels: r.channels, hash: c.hash)
+                }, owners: cands.map { refs[$0.source].hash }, unit: "augmented images", wantBlendshapes: true)
+                for (c, status) in zip(cands, statuses) {
+                    guard let status else { leftToOthers += 1; continue }
+                    let label = Int(labels[c.source])
+                    attempted[label] += 1
+                    if status == .face { valid[label] += 1 }
+                }
+                continue
+            }
             for (c, found) in zip(cands, try extract(cands)) {
                 guard let r = found else { leftToOthers += 1; continue }
                 let label = Int(labels[c.source])
@@ -169,6 +185,24 @@ public struct AugmentStage: Stage {
             }
         }
 
+        var perClass: [(String, JSONValue)] = []
+        for (c, name) in classes.enumerated() {
+            let originalsCount = train.filter { labels[$0] == Int32(c) }.count
+            perClass.append((name, .object([
+                ("originals", .int(originalsCount)), ("attempted", .int(attempted[c])),
+                ("augmented", .int(valid[c] + filled[c])), ("from_fill", .int(filled[c])),
+                ("dropped_no_face", .int(attempted[c] - valid[c] - filled[c])),
+                ("train_rows", .int(originalsCount + valid[c] + filled[c])),
+            ])))
+        }
+        let stats = JSONValue.object([
+            ("copies", .int(copies)), ("per_class_target", .int(perClassTarget)),
+            ("classes", .object(perClass)),
+            ("extracted", .int(extractor.extractedImages)), ("memo_hits", .int(extractor.memoHits)),
+        ])
+        // In a shard nothing reads this output: the memo entries are the work.
+        if context.outputUnused { return StageResult(artifacts: [:], rowsIn: input.rowCount, stats: stats) }
+
         // Augmented rows: the source row's columns, with a new image, features and provenance.
         var augmented = try input.gathering(accepted.map { $0.0.source })
         var imageOffsets = images.offsets, imageBytes = images.bytes
@@ -204,22 +238,6 @@ public struct AugmentStage: Stage {
         // The record belongs to the face stages; without it this output, and so the
         // dataset, is the same as when augment had its own model parameter.
         table.metadata[MetadataKey.faceModel] = nil
-
-        var perClass: [(String, JSONValue)] = []
-        for (c, name) in classes.enumerated() {
-            let originalsCount = train.filter { labels[$0] == Int32(c) }.count
-            perClass.append((name, .object([
-                ("originals", .int(originalsCount)), ("attempted", .int(attempted[c])),
-                ("augmented", .int(valid[c] + filled[c])), ("from_fill", .int(filled[c])),
-                ("dropped_no_face", .int(attempted[c] - valid[c] - filled[c])),
-                ("train_rows", .int(originalsCount + valid[c] + filled[c])),
-            ])))
-        }
-        let stats = JSONValue.object([
-            ("copies", .int(copies)), ("per_class_target", .int(perClassTarget)),
-            ("classes", .object(perClass)),
-            ("extracted", .int(extractor.extractedImages)), ("memo_hits", .int(extractor.memoHits)),
-        ])
         let newImages = ImageSet(offsets: imageOffsets, bytes: imageBytes)
         return StageResult(artifacts: [tableArtifact: table.encoded(), imagesArtifact: try newImages.encoded()],
                            rowsIn: input.rowCount, rowsOut: table.rowCount, stats: stats)

@@ -67,6 +67,12 @@ public struct AugmentationRecipe: Sendable, Equatable, CustomStringConvertible {
         return r
     }
 
+    /// Whether the recipe changes nothing (its description is "identity"), without
+    /// formatting the description.
+    public var isIdentity: Bool {
+        !flip && degrees == 0 && scale == 1 && shiftX == 0 && shiftY == 0 && brightness == 1 && contrast == 1 && noiseSigma == 0
+    }
+
     public var description: String {
         var parts: [String] = []
         if flip { parts.append("flip") }

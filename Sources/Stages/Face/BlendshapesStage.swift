@@ -85,6 +85,16 @@ public struct BlendshapesStage: Stage {
 
     public func run(_ context: StageContext) throws -> StageResult {
         let input = try context.input.table()
+        if context.onlyDeferredWork {
+            // A shard's second pass: this stage deferred nothing, so its rows go on as they
+            // are, without features (only the deferred work below reads them).
+            let model = try FaceModelRecord(input: context.input, table: input, reader: context.stage)
+            var table = try input.removing([ColumnName.landmarks])
+            table.metadata[MetadataKey.features] = jsonNames(features)
+            return StageResult(artifacts: [tableArtifact: table.encoded()],
+                               forwarded: context.forwardedImages.merging([faceModelArtifact: model.digest]) { a, _ in a },
+                               rowsIn: input.rowCount, rowsOut: table.rowCount)
+        }
         guard input.column(ColumnName.landmarks) != nil else {
             throw stageError(context, "the input has no landmarks; put a 'landmarks' stage before 'blendshapes'")
         }

@@ -34,6 +34,13 @@ struct LandmarkResult: Equatable {
         self.points = points
     }
 
+    /// The status of an encoded result, checked as `init(decoding:)` checks it, without
+    /// decoding the landmarks.
+    static func status(decoding bytes: [UInt8]) -> Status? {
+        guard let first = bytes.first, let status = Status(rawValue: first), (bytes.count - 1) % 4 == 0 else { return nil }
+        return (bytes.count - 1) / 4 == (status == .face ? 2 + 478 * 3 : 2) ? status : nil
+    }
+
     init?(decoding bytes: [UInt8]) {
         guard let first = bytes.first, let status = Status(rawValue: first), (bytes.count - 1) % 4 == 0 else { return nil }
         let floats = decodeFloats(bytes[1...])
@@ -251,6 +258,33 @@ final class FaceExtractor: @unchecked Sendable {
         }
         for (k, i) in misses.enumerated() { results[i] = computed[k] }
         return results
+    }
+
+    /// Only whether each image has a face, for a run that needs no landmarks or scores
+    /// (`StageContext.onlyDeferredWork`): a memo hit reads the status alone, and the misses
+    /// go through `extract` (which computes and memoises them, scores too with
+    /// `wantBlendshapes`). In a shard, an image neither in the memo nor owned is nil.
+    func faceStatuses(_ images: [ImageRef], owners: [ContentDigest]? = nil, unit: String = "images",
+                      wantBlendshapes: Bool) throws -> [LandmarkResult.Status?] {
+        var statuses = [LandmarkResult.Status?](repeating: nil, count: images.count)
+        var misses: [Int] = []
+        for (i, image) in images.enumerated() {
+            reportLookups(i, of: images.count, unit: unit)
+            if let bytes = landmarkMemo.get(Self.landmarkKey(image)), let status = LandmarkResult.status(decoding: bytes) {
+                statuses[i] = status
+            } else {
+                misses.append(i)
+            }
+        }
+        let hits = images.count - misses.count
+        memoHits += hits
+        context.countItems(fromMemo: hits)
+        context.progress(done: hits, total: images.count, unit: unit, fromMemo: hits)
+        if misses.isEmpty { return statuses }
+        let found = try extract(misses.map { images[$0] }, owners: owners.map { o in misses.map { o[$0] } }, unit: unit,
+                                wantBlendshapes: wantBlendshapes)
+        for (k, i) in misses.enumerated() { statuses[i] = found[k]?.0.status }
+        return statuses
     }
 
     /// The 52 blendshape scores of each row of a table that has landmarks. Only the image

@@ -63,6 +63,15 @@ public struct LandmarksStage: Stage {
         let model = FaceModelRecord(digest: file.digest, minDetectionConfidence: minDetectionConfidence,
                                     minPresenceConfidence: minPresenceConfidence)
         let extractor = try FaceExtractor(context: context, model: model, source: file.path) { modelBytes }
+        if context.onlyDeferredWork {
+            // A shard's second pass: the stages below need only which rows have a face.
+            let statuses = try extractor.faceStatuses(refs, wantBlendshapes: false)
+            let keep = statuses.indices.filter { statuses[$0] == .face }
+            var table = try input.gathering(keep)
+            table.metadata[MetadataKey.faceModel] = model.json
+            return StageResult(artifacts: [tableArtifact: table.encoded(), faceModelArtifact: modelBytes],
+                               forwarded: context.forwardedImages, rowsIn: input.rowCount, rowsOut: keep.count)
+        }
         let results = try extractor.extract(refs, wantBlendshapes: false)
 
         var keep: [Int] = []
