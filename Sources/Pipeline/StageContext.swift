@@ -106,7 +106,7 @@ public final class StageContext: @unchecked Sendable {
     /// The per-item memo for one namespace (e.g. an extractor and model version).
     public func memo(namespace: ContentDigest) throws(PipelineError) -> MemoStore {
         let root = memoRoot.hasSuffix("/memo") ? String(memoRoot.dropLast(5)) : URL(fileURLWithPath: memoRoot).deletingLastPathComponent().path
-        let memo = try MemoStore(directory: memoRoot + "/" + namespace.hex, quarantine: Quarantine(layout: CacheLayout(root: root)))
+        let memo = try MemoStore(directory: memoRoot + "/" + namespace.hex, quarantine: Quarantine(layout: CacheLayout(root: root)), jobs: jobs)
         // About this cache, not the data: shown, but not kept with the stage's warnings
         // (every later cached build would repeat it, and --strict would fail on it).
         for q in memo.quarantined { observer?.stageWarning(stage, "damaged memo pack \(q.pack) moved to \(q.movedTo); its good records were kept") }
