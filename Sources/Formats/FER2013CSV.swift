@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import Basics
+import CZstd
 
 /// The `Usage` column of FER2013: which of the original splits a row belongs to.
 public enum FER2013Usage: UInt8, Sendable, CaseIterable {
@@ -64,6 +65,9 @@ public struct FER2013Table: Sendable {
     public var skipped: [SkippedRow]
     /// How many data rows were left out under `BadRowPolicy.skip`.
     public var skippedCount: Int
+    /// The SHA-256 of each kept row's pixels, 32 bytes a row, when the read was asked for
+    /// them (`hashImages`); empty otherwise.
+    public var imageHashes: [UInt8] = []
     public var count: Int { emotions.count }
 
     public init(emotions: [UInt8] = [], usages: [FER2013Usage] = [], pixels: [UInt8] = [],
@@ -106,18 +110,40 @@ public enum FER2013CSV {
     /// 36,000 rows, and a file of endless bad rows would otherwise be parsed for minutes.
     public static let maxSkippedRows = 100_000
 
-    /// Reads a plain or `.zst` file, streaming it: memory holds the table and a few 4 MiB
+    /// Reads a plain or `.zst` file, streaming it: memory holds the table and a few 256 KiB
     /// chunks, never the whole text.
+    /// With `hashImages`, each image's SHA-256 is taken as its row is parsed: the parser
+    /// waits on decompression most of the time, so the hashing costs no wall time.
     public static func read(path: String, onBadRow: BadRowPolicy = .fail,
-                            maxLineBytes: Int = maxLineBytes) throws(FormatError) -> FER2013Table {
-        var parser = FER2013Parser(source: path, onBadRow: onBadRow, maxLineBytes: maxLineBytes)
-        // Decompression (about half the time for the .zst file) overlaps with parsing.
-        let pipe = ChunkPipe(path: path, chunkSize: 4 << 20)
+                            maxLineBytes: Int = maxLineBytes, hashImages: Bool = false) throws(FormatError) -> FER2013Table {
+        var parser = FER2013Parser(source: path, onBadRow: onBadRow, expectedBytes: expectedSize(path), maxLineBytes: maxLineBytes)
+        parser.hashImages = hashImages
+        // Decompression (about half the time for the .zst file) overlaps with parsing. Small
+        // chunks stay in cache between zstd's copy into them and the parser's read.
+        let pipe = ChunkPipe(path: path, chunkSize: 256 << 10, depth: 8)
         defer { pipe.close() }
         while let chunk = try pipe.next() {
             try parser.consume(chunk)
         }
         return try parser.finish()
+    }
+
+    /// About how many bytes of CSV `path` holds, to reserve the table once instead of
+    /// growing it row by row: the file size, or for `.zst` the size its first frame declares
+    /// (at most 16 times the file, as a header may claim anything). 0 when unknown.
+    static func expectedSize(_ path: String) -> Int {
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_size > 0 else { return 0 }
+        let size = Int(info.st_size)
+        guard path.hasSuffix(".zst") else { return size }
+        guard let fd = try? openForReading(path) else { return 0 }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 18)
+        let n = header.withUnsafeMutableBytes { systemRead(fd, $0.baseAddress!, $0.count) }
+        guard n > 0 else { return 0 }
+        let declared = header.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, n) }
+        guard declared < UInt64.max - 1 else { return 0 }
+        return Int(min(declared, UInt64(size) * 16))
     }
 
     /// Parses CSV bytes already in memory. `source` names them in errors.
@@ -154,6 +180,8 @@ package struct FER2013Parser {
     private var usageField = 0
     /// One image's pixels, checked before they are appended to the table.
     private var scratch = [UInt8](repeating: 0, count: FER2013CSV.pixelsPerImage)
+    /// Fill `FER2013Table.imageHashes`.
+    package var hashImages = false
 
     /// An average Kaggle row is ~6.9 KB of text; used only to reserve capacity.
     private static let typicalRowBytes = 6_000
@@ -353,6 +381,7 @@ package struct FER2013Parser {
         table.emotions.append(UInt8(emotion))
         table.usages.append(usage)
         scratch.withUnsafeBufferPointer { table.pixels.append(contentsOf: $0) }
+        if hashImages { table.imageHashes += SHA256.digest(scratch).bytes }
         return nil
     }
 

@@ -20,10 +20,17 @@ public struct SHA256: Sendable {
     }
 
     private var state = State()
-    /// Pending bytes of an incomplete block (always fewer than 64 between calls).
-    private var pending: [UInt8] = [UInt8](repeating: 0, count: 64)
+    /// Pending bytes of an incomplete block (always fewer than 64 between calls), held
+    /// inline: a hasher allocates nothing, which matters for the many small keys hashed per item.
+    private var pending = Block()
     private var pendingCount = 0
     private var totalBytes: UInt64 = 0
+
+    /// 64 bytes of inline storage.
+    @usableFromInline
+    struct Block: Sendable {
+        var words: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+    }
 
     public init() {}
 
@@ -35,14 +42,15 @@ public struct SHA256: Sendable {
         if pendingCount > 0 {
             let take = min(64 - pendingCount, remaining)
             let filled = pendingCount
-            pending.withUnsafeMutableBytes { buf in
+            withUnsafeMutableBytes(of: &pending) { buf in
                 (buf.baseAddress! + filled).copyMemory(from: source, byteCount: take)
             }
             pendingCount += take
             source += take
             remaining -= take
             if pendingCount == 64 {
-                pending.withUnsafeBytes { buf in
+                let block = pending
+                withUnsafeBytes(of: block) { buf in
                     SHA256.compress(&state, buf.baseAddress!, blocks: 1)
                 }
                 pendingCount = 0
@@ -56,7 +64,7 @@ public struct SHA256: Sendable {
         }
         if remaining > 0 {
             let tail = remaining
-            pending.withUnsafeMutableBytes { buf in
+            withUnsafeMutableBytes(of: &pending) { buf in
                 buf.baseAddress!.copyMemory(from: source, byteCount: tail)
             }
             pendingCount = tail
@@ -77,15 +85,17 @@ public struct SHA256: Sendable {
     /// Pads the message and returns its digest.
     public consuming func finalize() -> ContentDigest {
         let bitLength = totalBytes &* 8
-        var tail = [UInt8](pending[0..<pendingCount])
-        tail.append(0x80)
-        while tail.count % 64 != 56 { tail.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) {
-            tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift)))
+        // The pending bytes, 0x80, zeros, and the 64-bit length: one or two blocks, inline.
+        var tail = (pending, Block())
+        let count = pendingCount < 56 ? 64 : 128
+        withUnsafeMutableBytes(of: &tail) { buf in
+            buf[pendingCount] = 0x80
+            for i in (pendingCount + 1)..<(count - 8) { buf[i] = 0 }
+            for k in 0..<8 { buf[count - 8 + k] = UInt8(truncatingIfNeeded: bitLength >> UInt64(56 - 8 * k)) }
         }
         var s = state
-        tail.withUnsafeBytes { buf in
-            SHA256.compress(&s, buf.baseAddress!, blocks: tail.count / 64)
+        withUnsafeBytes(of: tail) { buf in
+            SHA256.compress(&s, buf.baseAddress!, blocks: count / 64)
         }
         return ContentDigest(words: s)
     }
@@ -102,6 +112,19 @@ public struct SHA256: Sendable {
         var hasher = SHA256()
         hasher.update(bytes)
         return hasher.finalize()
+    }
+
+    /// The digests of `bytes[0..<split]` and of all of `bytes`, in one pass over them: a
+    /// sealed file (one ending in the SHA-256 of what comes before) is checked against its
+    /// seal and its content id at the cost of one hash.
+    public static func digests(_ bytes: UnsafeRawBufferPointer, prefix split: Int) -> (prefix: ContentDigest, whole: ContentDigest) {
+        precondition(split >= 0 && split <= bytes.count, "prefix \(split) outside 0...\(bytes.count)")
+        var hasher = SHA256()
+        hasher.update(UnsafeRawBufferPointer(rebasing: bytes[0..<split]))
+        let prefix = hasher
+        let first = prefix.finalize()
+        hasher.update(UnsafeRawBufferPointer(rebasing: bytes[split...]))
+        return (first, hasher.finalize())
     }
 
     /// The digest of the UTF-8 encoding of `string`.
@@ -303,11 +326,18 @@ public struct ContentDigest: Hashable, Sendable, Codable, Comparable, CustomStri
     /// A digest from exactly 32 bytes; nil for any other count.
     public init?(bytes: some Collection<UInt8>) {
         guard bytes.count == 32 else { return nil }
-        var words: [UInt64] = [0, 0, 0, 0]
-        for (i, byte) in bytes.enumerated() {
-            words[i / 8] = words[i / 8] << 8 | UInt64(byte)
+        var w = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        var i = 0
+        for byte in bytes {
+            switch i >> 3 {
+            case 0: w.0 = w.0 << 8 | UInt64(byte)
+            case 1: w.1 = w.1 << 8 | UInt64(byte)
+            case 2: w.2 = w.2 << 8 | UInt64(byte)
+            default: w.3 = w.3 << 8 | UInt64(byte)
+            }
+            i += 1
         }
-        (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
+        (w0, w1, w2, w3) = w
     }
 
     /// Parses 64 hex digits (either case); nil for anything else.
@@ -334,14 +364,14 @@ public struct ContentDigest: Hashable, Sendable, Codable, Comparable, CustomStri
 
     /// The 32 digest bytes, in order.
     public var bytes: [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(32)
-        for word in [w0, w1, w2, w3] {
-            for shift in stride(from: 56, through: 0, by: -8) {
-                out.append(UInt8(truncatingIfNeeded: word >> UInt64(shift)))
-            }
+        [UInt8](unsafeUninitializedCapacity: 32) { out, initialized in
+            let raw = UnsafeMutableRawBufferPointer(out)
+            raw.storeBytes(of: w0.bigEndian, toByteOffset: 0, as: UInt64.self)
+            raw.storeBytes(of: w1.bigEndian, toByteOffset: 8, as: UInt64.self)
+            raw.storeBytes(of: w2.bigEndian, toByteOffset: 16, as: UInt64.self)
+            raw.storeBytes(of: w3.bigEndian, toByteOffset: 24, as: UInt64.self)
+            initialized = 32
         }
-        return out
     }
 
     /// 64 lowercase hex digits.

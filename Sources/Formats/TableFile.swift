@@ -29,6 +29,16 @@
 /// (which carry no checksum of their own). Encoding is a pure function of the table (sorted
 /// metadata, fixed level, single-threaded libzstd), so equal tables give equal bytes and
 /// equal content ids with the same libzstd version.
+/// File bytes with their SHA-256, computed while they were written.
+public struct SealedBytes: Sendable {
+    public var bytes: [UInt8]
+    public var digest: ContentDigest
+    public init(bytes: [UInt8], digest: ContentDigest) {
+        self.bytes = bytes
+        self.digest = digest
+    }
+}
+
 public enum TableFile {
     public static let magic: [UInt8] = Array("BLNDTBL1".utf8)
     public static let formatVersion: UInt32 = 1
@@ -46,6 +56,12 @@ public enum TableFile {
 
     /// The file bytes of `table`. Deterministic: the same table always gives the same bytes.
     public static func encode(_ table: Table) -> [UInt8] {
+        encodeSealed(table).bytes
+    }
+
+    /// The file bytes of `table` and their SHA-256 (its content id), taken in the same pass
+    /// as the trailing hash, so a store need not hash the bytes again.
+    public static func encodeSealed(_ table: Table) -> SealedBytes {
         var header = ByteWriter()
         header.u64(UInt64(table.rowCount))
         let entries = table.metadata.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
@@ -78,8 +94,13 @@ public enum TableFile {
         out.bytes.append(contentsOf: header.bytes)
         out.u32(CRC32C.checksum(header.bytes))
         for block in blocks { out.bytes.append(contentsOf: block) }
-        out.bytes.append(contentsOf: SHA256.digest(out.bytes).bytes)
-        return out.bytes
+        var hasher = SHA256()
+        hasher.update(out.bytes)
+        let seal = hasher
+        let trailer = seal.finalize().bytes
+        hasher.update(trailer)
+        out.bytes.append(contentsOf: trailer)
+        return SealedBytes(bytes: out.bytes, digest: hasher.finalize())
     }
 
     /// The raw payload of a column, in the layout described at the top of this file.
@@ -130,12 +151,14 @@ public enum TableFile {
     ///
     /// Any truncation or damaged byte is reported as a `FormatError` ("is truncated", "is
     /// corrupt: checksum mismatch in column 'x'"); no length is used before it is checked.
-    public static func decode(_ bytes: [UInt8], source: String) throws(FormatError) -> Table {
-        try withBytes(bytes) { (buffer) throws(FormatError) in try decode(buffer, source: source) }
+    /// With `sealVerified`, the caller has already checked that the last 32 bytes are the
+    /// SHA-256 of the rest (`SHA256.digests(_:prefix:)`), so it is not hashed again.
+    public static func decode(_ bytes: [UInt8], source: String, sealVerified: Bool = false) throws(FormatError) -> Table {
+        try withBytes(bytes) { (buffer) throws(FormatError) in try decode(buffer, source: source, sealVerified: sealVerified) }
     }
 
     /// Verifies and decodes table file bytes in memory; see `decode(_:source:)`.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, source: String) throws(FormatError) -> Table {
+    public static func decode(_ bytes: UnsafeRawBufferPointer, source: String, sealVerified: Bool = false) throws(FormatError) -> Table {
         func corrupt(_ why: String) -> FormatError { FormatError(file: source, message: "is corrupt: \(why)") }
         let n = bytes.count
         let magicLength = min(n, magic.count)
@@ -201,7 +224,7 @@ public enum TableFile {
         }
         guard offset == blocksEnd else { throw corrupt("\(blocksEnd - offset) unexpected bytes after the last column") }
         let stored = ContentDigest(bytes: UnsafeRawBufferPointer(rebasing: bytes[blocksEnd...]))!
-        guard SHA256.digest(UnsafeRawBufferPointer(start: base, count: blocksEnd)) == stored else {
+        guard sealVerified || SHA256.digest(UnsafeRawBufferPointer(start: base, count: blocksEnd)) == stored else {
             throw corrupt("content hash mismatch (the trailing SHA-256 does not match the file)")
         }
 

@@ -277,7 +277,14 @@ public final class Builder: Sendable {
             throw .stageFailed(stage: context.stage, underlying: error)
         }
         var ids: [String: ContentDigest] = [:]
-        for (name, bytes) in result.artifacts { ids[name] = try store.write(bytes) }
+        for (name, bytes) in result.artifacts {
+            if let digest = result.digests[name] {
+                try store.write(bytes, digest: digest)
+                ids[name] = digest
+            } else {
+                ids[name] = try store.write(bytes)
+            }
+        }
         for (name, id) in result.forwarded {
             guard ids[name] == nil, context.inputs.contains(where: { $0.artifacts.values.contains(id) }) else {
                 throw .stageFailed(stage: context.stage, message: "forwarded artifact '\(name)' is not an input artifact or clashes with a written one")

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Basics
 import Foundation
 import Formats
 
@@ -36,6 +37,8 @@ public final class MemoStore: @unchecked Sendable {
     private var unpublished = 0
     private var unpublishedSince = Date()
     private let quarantine: Quarantine?
+    /// Threads that verify the records of the packs as they load.
+    private let jobs: Int
     private let lock = NSLock()
 
     /// Records a writer gathers before it publishes them as a pack.
@@ -49,9 +52,11 @@ public final class MemoStore: @unchecked Sendable {
 
     /// Opens the memo in `directory`. With a `quarantine`, a pack with a damaged record (one
     /// whose checksum fails) is moved there.
-    public init(directory: String, quarantine: Quarantine? = nil) throws(PipelineError) {
+    /// `jobs` threads verify the records' checksums as packs load (the outcome is the same for any number).
+    public init(directory: String, quarantine: Quarantine? = nil, jobs: Int = 1) throws(PipelineError) {
         self.directory = directory
         self.quarantine = quarantine
+        self.jobs = max(1, jobs)
         writerName = MemoStore.uniqueWriterName()
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -103,7 +108,7 @@ public final class MemoStore: @unchecked Sendable {
             loadedNames.insert(name)
             let packIndex = packs.count
             packs.append(bytes)
-            let scan = MemoStore.scan(bytes)
+            let scan = MemoStore.scan(bytes, jobs: jobs)
             for (key, range) in scan.records where index[key] == nil { index[key] = (packIndex, range.lowerBound, range.count) }
             if scan.damaged > 0 { damagedPacks.append((directory + "/" + name, scan.records, bytes)) }
         }
@@ -121,24 +126,40 @@ public final class MemoStore: @unchecked Sendable {
     /// The records of a pack that verify (key and payload range), and how many do not.
     /// A torn last record (shorter than its length says) is the normal end of a killed
     /// build and is not counted as damage.
-    public static func scan(_ bytes: [UInt8]) -> (records: [(ContentDigest, Range<Int>)], damaged: Int) {
-        var records: [(ContentDigest, Range<Int>)] = []
-        var damaged = 0
+    public static func scan(_ bytes: [UInt8], jobs: Int = 1) -> (records: [(ContentDigest, Range<Int>)], damaged: Int) {
+        // The lengths chain the records, so they are walked in order; the checksums (the
+        // cost: a SHA-256 over every byte) are then verified on `jobs` threads.
+        var spans: [(offset: Int, length: Int)] = []
         var offset = 0
         while offset + 36 <= bytes.count {
             let length = Int(bytes[offset + 32]) | Int(bytes[offset + 33]) << 8 | Int(bytes[offset + 34]) << 16 | Int(bytes[offset + 35]) << 24
             let end = offset + 36 + length + 32
             guard end <= bytes.count else { break }
-            let check = bytes.withUnsafeBytes { SHA256.digest(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + 36 + length)])) }
-            if check.bytes == Array(bytes[(end - 32)..<end]) {
-                records.append((ContentDigest(bytes: bytes[offset..<(offset + 32)])!, (offset + 36)..<(offset + 36 + length)))
+            spans.append((offset, length))
+            offset = end
+        }
+        let chunk = 64
+        let verified = ParallelLoop.map(count: (spans.count + chunk - 1) / chunk, jobs: jobs, makeWorker: {}) { (_: inout Void, c: Int) -> [Bool] in
+            bytes.withUnsafeBytes { b in
+                spans[(c * chunk)..<min(spans.count, (c + 1) * chunk)].map { span in
+                    let end = span.offset + 36 + span.length
+                    return SHA256.digest(UnsafeRawBufferPointer(rebasing: b[span.offset..<end]))
+                        == ContentDigest(bytes: UnsafeRawBufferPointer(rebasing: b[end..<(end + 32)]))
+                }
+            }
+        }
+        var records: [(ContentDigest, Range<Int>)] = []
+        records.reserveCapacity(spans.count)
+        var damaged = 0
+        for (span, ok) in zip(spans, verified.joined()) {
+            if ok {
+                records.append((ContentDigest(bytes: bytes[span.offset..<(span.offset + 32)])!, (span.offset + 36)..<(span.offset + 36 + span.length)))
             } else {
                 // A flipped byte: skip the record by its length and read on. If the length
                 // itself was hit, the records after it fail their checksums too (and are
                 // recomputed); a checksum never passes by accident.
                 damaged += 1
             }
-            offset = end
         }
         return (records, damaged)
     }
@@ -180,6 +201,7 @@ public final class MemoStore: @unchecked Sendable {
 
     static func encodeRecord(_ key: ContentDigest, _ value: [UInt8]) -> [UInt8] {
         var record = key.bytes
+        record.reserveCapacity(36 + value.count + 32)
         let n = UInt32(value.count)
         record += [UInt8(n & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n >> 16 & 0xFF), UInt8(n >> 24)]
         record += value

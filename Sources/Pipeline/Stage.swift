@@ -152,6 +152,9 @@ public struct StageResult: Sendable {
     public var rowsOut: Int?
     /// Stage-specific figures (counts per class, skipped rows, policy applied …).
     public var stats: JSONValue
+    /// Content ids of some of `artifacts`, taken as their bytes were made: the store does
+    /// not hash those again (a large table costs a SHA-256 pass per hash).
+    public var digests: [String: ContentDigest] = [:]
 
     public init(artifacts: [String: [UInt8]], forwarded: [String: ContentDigest] = [:], rowsIn: Int? = nil, rowsOut: Int? = nil, stats: JSONValue = .object([])) {
         self.artifacts = artifacts
@@ -159,6 +162,14 @@ public struct StageResult: Sendable {
         self.rowsIn = rowsIn
         self.rowsOut = rowsOut
         self.stats = stats
+    }
+
+    /// Artifacts whose content ids are known (see `digests`), plus any others.
+    public init(sealed: [String: SealedBytes], artifacts: [String: [UInt8]] = [:], forwarded: [String: ContentDigest] = [:],
+                rowsIn: Int? = nil, rowsOut: Int? = nil, stats: JSONValue = .object([])) {
+        self.init(artifacts: artifacts.merging(sealed.mapValues(\.bytes)) { a, _ in a }, forwarded: forwarded,
+                  rowsIn: rowsIn, rowsOut: rowsOut, stats: stats)
+        digests = sealed.mapValues(\.digest)
     }
 }
 
@@ -188,5 +199,14 @@ public struct StageInput: Sendable {
             throw .stageFailed(stage: stage, message: "its output has no artifact named '\(name)' (it has: \(artifacts.keys.sorted().joined(separator: ", ")))")
         }
         return try store.read(id)
+    }
+
+    /// The bytes of one artifact, and whether the store found them sealed (ending in the
+    /// SHA-256 of the bytes before), checked in the same pass as their content id.
+    public func sealedBytes(_ name: String) throws(PipelineError) -> (bytes: [UInt8], sealed: Bool) {
+        guard let id = artifacts[name] else {
+            throw .stageFailed(stage: stage, message: "its output has no artifact named '\(name)' (it has: \(artifacts.keys.sorted().joined(separator: ", ")))")
+        }
+        return try store.readSealed(id)
     }
 }

@@ -120,7 +120,7 @@ public final class StageContext: @unchecked Sendable {
     /// The per-item memo for one namespace (e.g. an extractor and model version).
     public func memo(namespace: ContentDigest) throws(PipelineError) -> MemoStore {
         let root = memoRoot.hasSuffix("/memo") ? String(memoRoot.dropLast(5)) : URL(fileURLWithPath: memoRoot).deletingLastPathComponent().path
-        let (memo, opened) = try memos.open(memoRoot + "/" + namespace.hex, quarantine: Quarantine(layout: CacheLayout(root: root)))
+        let (memo, opened) = try memos.open(memoRoot + "/" + namespace.hex, quarantine: Quarantine(layout: CacheLayout(root: root)), jobs: jobs)
         // About this cache, not the data: shown, but not kept with the stage's warnings
         // (every later cached build would repeat it, and --strict would fail on it).
         if opened {
@@ -141,7 +141,7 @@ final class MemoStores: @unchecked Sendable {
     init() {}
 
     /// The store of `directory`, and whether this call opened it (false: refreshed).
-    func open(_ directory: String, quarantine: Quarantine?) throws(PipelineError) -> (MemoStore, Bool) {
+    func open(_ directory: String, quarantine: Quarantine?, jobs: Int = 1) throws(PipelineError) -> (MemoStore, Bool) {
         lock.lock()
         defer { lock.unlock() }
         // A folder compacted or removed meanwhile (a pack this store read is gone) is read afresh.
@@ -149,7 +149,7 @@ final class MemoStores: @unchecked Sendable {
             try memo.refresh()
             return (memo, false)
         }
-        let memo = try MemoStore(directory: directory, quarantine: quarantine)
+        let memo = try MemoStore(directory: directory, quarantine: quarantine, jobs: jobs)
         stores[directory] = memo
         return (memo, true)
     }

@@ -47,14 +47,29 @@ public protocol BuildStore: Sendable {
     /// Stores the bytes (once) and returns their content id.
     @discardableResult
     func write(_ bytes: [UInt8]) throws(PipelineError) -> ContentDigest
+    /// Stores bytes whose SHA-256 the caller already took (`StageResult.digests`).
+    func write(_ bytes: [UInt8], digest: ContentDigest) throws(PipelineError)
     func contains(_ id: ContentDigest) -> Bool
     /// The bytes of an artifact; `cacheCorrupt` when they are missing or do not hash to `id`.
     func read(_ id: ContentDigest) throws(PipelineError) -> [UInt8]
+    /// `read`, and whether the bytes are sealed: they end in the SHA-256 of the bytes before
+    /// them (as table files do). A file store checks both in one pass.
+    func readSealed(_ id: ContentDigest) throws(PipelineError) -> (bytes: [UInt8], sealed: Bool)
     func record(for key: ContentDigest) throws(PipelineError) -> RunRecord?
     func writeRecord(_ record: RunRecord) throws(PipelineError)
     /// The key the last build used for a stage.
     func head(_ stage: String) -> ContentDigest?
     func setHead(_ stage: String, _ key: ContentDigest) throws(PipelineError)
+}
+
+extension BuildStore {
+    public func write(_ bytes: [UInt8], digest: ContentDigest) throws(PipelineError) {
+        _ = try write(bytes)
+    }
+
+    public func readSealed(_ id: ContentDigest) throws(PipelineError) -> (bytes: [UInt8], sealed: Bool) {
+        (try read(id), false)
+    }
 }
 
 /// Immutable artifacts addressed by the SHA-256 of their bytes.
@@ -66,11 +81,17 @@ public struct ArtifactStore: Sendable {
     @discardableResult
     public func write(_ bytes: [UInt8]) throws(PipelineError) -> ContentDigest {
         let id = SHA256.digest(bytes)
+        try write(bytes, digest: id)
+        return id
+    }
+
+    /// Stores bytes whose SHA-256 is `digest` (checked in debug builds only).
+    public func write(_ bytes: [UInt8], digest id: ContentDigest) throws(PipelineError) {
+        assert(SHA256.digest(bytes) == id, "bytes stored under a digest that is not theirs")
         let path = layout.object(id)
         if !FileManager.default.fileExists(atPath: path) {
             do { try AtomicFile.write(bytes, to: path) } catch { throw PipelineError(error) }
         }
-        return id
     }
 
     public func contains(_ id: ContentDigest) -> Bool {
@@ -90,6 +111,21 @@ public struct ArtifactStore: Sendable {
         return bytes
     }
 
+    /// `read`, and whether the bytes end in the SHA-256 of the bytes before them: both
+    /// checked with one hash of the file.
+    public func readSealed(_ id: ContentDigest) throws(PipelineError) -> (bytes: [UInt8], sealed: Bool) {
+        let path = layout.object(id)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw .cacheCorrupt(path: path, message: "is missing (artifact \(id.hex.prefix(12)))")
+        }
+        let bytes: [UInt8]
+        do { bytes = try readFileBytes(atPath: path) } catch { throw PipelineError(error) }
+        let split = max(0, bytes.count - ContentDigest.byteCount)
+        let (prefix, whole) = bytes.withUnsafeBytes { SHA256.digests($0, prefix: split) }
+        guard whole == id else { throw damaged(path, bytes.count, whole, id) }
+        return (bytes, bytes.count >= ContentDigest.byteCount && ContentDigest(bytes: bytes[split...]) == prefix)
+    }
+
     public func size(_ id: ContentDigest) -> Int {
         ((try? FileManager.default.attributesOfItem(atPath: layout.object(id)))?[.size] as? Int) ?? 0
     }
@@ -98,9 +134,11 @@ public struct ArtifactStore: Sendable {
 /// Throws `cacheCorrupt` unless `bytes` hash to `id`.
 func verify(_ bytes: [UInt8], id: ContentDigest, path: String) throws(PipelineError) {
     let actual = SHA256.digest(bytes)
-    guard actual == id else {
-        throw .cacheCorrupt(path: path, message: "is damaged: its \(bytes.count) bytes hash to \(actual.hex.prefix(12)), not to the \(id.hex.prefix(12)) it is stored under (altered or truncated on disk)")
-    }
+    guard actual == id else { throw damaged(path, bytes.count, actual, id) }
+}
+
+private func damaged(_ path: String, _ count: Int, _ actual: ContentDigest, _ id: ContentDigest) -> PipelineError {
+    .cacheCorrupt(path: path, message: "is damaged: its \(count) bytes hash to \(actual.hex.prefix(12)), not to the \(id.hex.prefix(12)) it is stored under (altered or truncated on disk)")
 }
 
 /// The constructive trace of one stage run: which key produced which artifacts.
@@ -250,8 +288,10 @@ public struct FileBuildStore: BuildStore {
         records = RunRecordStore(layout: layout)
     }
     public func write(_ bytes: [UInt8]) throws(PipelineError) -> ContentDigest { try artifacts.write(bytes) }
+    public func write(_ bytes: [UInt8], digest: ContentDigest) throws(PipelineError) { try artifacts.write(bytes, digest: digest) }
     public func contains(_ id: ContentDigest) -> Bool { artifacts.contains(id) }
     public func read(_ id: ContentDigest) throws(PipelineError) -> [UInt8] { try artifacts.read(id) }
+    public func readSealed(_ id: ContentDigest) throws(PipelineError) -> (bytes: [UInt8], sealed: Bool) { try artifacts.readSealed(id) }
     public func record(for key: ContentDigest) throws(PipelineError) -> RunRecord? { try records.record(for: key) }
     public func writeRecord(_ record: RunRecord) throws(PipelineError) { try records.write(record) }
     public func head(_ stage: String) -> ContentDigest? { records.head(stage) }

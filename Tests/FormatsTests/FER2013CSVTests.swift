@@ -37,6 +37,22 @@ struct FER2013CSVTests {
         }
     }
 
+    @Test("images hashed while parsing are each image's SHA-256, plain and .zst")
+    func hashedWhileParsing() throws {
+        let dir = try TemporaryDirectory()
+        let zst = dir.path + "/mini.csv.zst"
+        try AtomicFile.write(Zstd.compress(try readFileBytes(atPath: Self.fixturePath)), to: zst)
+        for path in [Self.fixturePath, zst] {
+            let table = try FER2013CSV.read(path: path, hashImages: true)
+            #expect(table.imageHashes.count == table.count * 32)
+            for i in [0, 1, table.count - 1] {
+                #expect(Array(table.imageHashes[(i * 32)..<((i + 1) * 32)]) == SHA256.digest(Array(table.image(at: i))).bytes, "\(path) row \(i)")
+            }
+            #expect(try FER2013CSV.read(path: path).imageHashes.isEmpty)
+            #expect(try FER2013CSV.read(path: path).pixels == table.pixels)
+        }
+    }
+
     @Test("chunk boundaries do not matter", arguments: [1, 3, 1000, 7919, 1 << 16])
     func chunked(chunkSize: Int) throws {
         let bytes = try readFileBytes(atPath: Self.fixturePath)

@@ -47,6 +47,40 @@ struct SHA256Tests {
         }
     }
 
+    // The padding is built in place: messages ending just before, at and after the
+    // 56-byte length field and the block end (values from Python's hashlib).
+    @Test("padding around the length field and block ends", arguments: [
+        (55, "e7313d333c272e639f790978283f9eb392e843d0f29b7016828bb1daa4aac70b"),
+        (56, "4324d65f3c103567f5589c710bc08f8523f929a9272e3af36fc968e52abc6c27"),
+        (57, "35df609437dcfea3279283ab79fd554e2bf78f8f7ae2de532d8ee300b09e8f73"),
+        (63, "81c80242132f230c3bd41b3e63bbcff16107339549214a99614ff26664625055"),
+        (64, "39e3d7b6b5d075d37d053ad89b24b41bef4f3c29760c84447cab3f3be1882241"),
+        (65, "aacca6ff74fdbb296d165a45cecfa04e5127bc008770fbbdd48006f2d2fae95e"),
+        (119, "9ce7368e4daf32341631b492e80359dc9f594b48453cd0dd5bf0b19279cc177e"),
+        (120, "7836b787757e95e58b3ca5aec90b1b004e8deba1e50e9675af9cabf1a13a04b5"),
+    ])
+    func paddingEdges(length: Int, expected: String) {
+        let data = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+        #expect(SHA256.digest(data).hex == expected)
+        // A hasher reused after a partial block must not leak its earlier bytes into the padding.
+        var hasher = SHA256()
+        hasher.update(Array(data.prefix(50)))
+        hasher.update(Array(data.dropFirst(50)))
+        #expect(hasher.finalize().hex == expected)
+    }
+
+    @Test("digests(prefix:) gives the prefix's and the whole's digests in one pass")
+    func prefixAndWhole() {
+        let data = (0..<300).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 1) }
+        for length in [0, 1, 32, 63, 64, 65, 100, 300] {
+            for split in Set([0, length / 3, max(0, length - 32), length]) {
+                let (prefix, whole) = data.withUnsafeBytes { SHA256.digests(UnsafeRawBufferPointer(rebasing: $0[0..<length]), prefix: split) }
+                #expect(prefix == SHA256.digest(Array(data[0..<split])), "length \(length), split \(split)")
+                #expect(whole == SHA256.digest(Array(data[0..<length])), "length \(length), split \(split)")
+            }
+        }
+    }
+
     @Test func fileMatchesSha256sum() throws {
         let dir = try TemporaryDirectory()
         let path = dir.path + "/blob.bin"

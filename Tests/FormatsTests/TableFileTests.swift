@@ -56,6 +56,15 @@ struct TableFileTests {
         #expect(TableFile.encode(decoded) == bytes)
     }
 
+    @Test("encodeSealed gives the same bytes as encode, and their SHA-256", arguments: [0, 1, 1000])
+    func sealedDigest(rows: Int) throws {
+        let table = try Self.sampleTable(rows: rows)
+        let sealed = TableFile.encodeSealed(table)
+        #expect(sealed.bytes == TableFile.encode(table))
+        #expect(sealed.digest == SHA256.digest(sealed.bytes))
+        #expect(try Self.sameBits(TableFile.decode(sealed.bytes, source: "t", sealVerified: true), table))
+    }
+
     @Test func deterministic() throws {
         let table = try Self.sampleTable()
         let first = TableFile.encode(table)

@@ -158,6 +158,44 @@ struct FaceStageTests {
         }
     }
 
+    @Test("the blendshapes stage never opens the landmark memo (opening one reads and verifies all of it)")
+    func blendshapesLeavesLandmarkMemo() throws {
+        let folder = temporaryFolder()
+        _ = try BuiltPipeline(facePipelineJSON(upTo: "landmarks"), folder: folder)
+        let memoRoot = folder + "/cache/memo"
+        let namespaces = try FileManager.default.contentsOfDirectory(atPath: memoRoot)
+        #expect(namespaces.count == 1)
+        let landmarkMemo = memoRoot + "/" + namespaces[0]
+        let pack = landmarkMemo + "/" + (try FileManager.default.contentsOfDirectory(atPath: landmarkMemo).first { $0.hasSuffix(".pack") }!)
+        // A damaged pack is moved to quarantine by whoever opens its memo.
+        var bytes = try readFileBytes(atPath: pack)
+        bytes[100] ^= 0xFF
+        try AtomicFile.write(bytes, to: pack)
+        let b = try BuiltPipeline(facePipelineJSON(upTo: "blendshapes"), folder: folder)
+        #expect(b.stage("blendshapes").status == .ran)
+        #expect(FileManager.default.fileExists(atPath: pack), "blendshapes opened the landmark memo")
+    }
+
+    @Test("blendshape memo keys are the SHA-256 of the points' little-endian bytes and the size, on any thread count")
+    func blendshapeKeysUnchanged() throws {
+        let points = try referenceLandmarks()
+        var h = SHA256()
+        h.update(encodeFloats(points))
+        h.update("48x48")
+        let expected = h.finalize()
+        #expect(FaceExtractor.blendshapeKey(points: points, width: 48, height: 48) == expected)
+        let rows = 700
+        let many = (0..<rows).flatMap { r in points.map { $0 + Float(r % 5) } }
+        let sizes = (0..<rows).map { r in (width: 48 + r % 3, height: 48) }
+        let one = FaceExtractor.blendshapeKeys(many, width: 1434, sizes: sizes, jobs: 1)
+        #expect(one[0] == expected)
+        #expect(one[15] == expected)
+        #expect(FaceExtractor.blendshapeKeys(many, width: 1434, sizes: sizes, jobs: 3) == one)
+        for r in [1, 2, 699] {
+            #expect(one[r] == FaceExtractor.blendshapeKey(points: Array(many[(r * 1434)..<((r + 1) * 1434)]), width: sizes[r].width, height: 48))
+        }
+    }
+
     @Test("one or two jobs give a byte-identical dataset")
     func jobs() throws {
         let one = try BuiltPipeline(facePipelineJSON(), jobs: 1)

@@ -47,7 +47,7 @@ public struct IngestStage: Stage {
         if isDirectory.boolValue {
             images = try readFolder(context)
         } else {
-            let csv = try FER2013CSV.read(path: source, onBadRow: onBadRow)
+            let csv = try FER2013CSV.read(path: source, onBadRow: onBadRow, hashImages: true)
             let side = FER2013CSV.imageSide
             images = IngestedImages(
                 itemIDs: csv.dataRows.map { String($0) },
@@ -60,13 +60,25 @@ public struct IngestStage: Stage {
                 offsets: (0...csv.count).map { Int64($0 * side * side) },
                 pixels: csv.pixels,
                 skipped: csv.skipped.map { "line \($0.line): \($0.reason)" },
-                skippedCount: csv.skippedCount)
+                skippedCount: csv.skippedCount,
+                hashes: csv.imageHashes)
         }
         guard !images.emotions.isEmpty else {
             let why = images.skipped.isEmpty ? "it has no data rows (only a header?)" : "all \(images.skipped.count) of its rows are bad and were skipped; first: \(images.skipped[0])"
             throw PipelineError.stageFailed(stage: context.stage, message: "the source \(source) yields no images: \(why). Point ingest.source at FER2013 data")
         }
-        let hashes = imageHashes(images, jobs: context.jobs)
+        // The pixels' zstd frame (one core, the longest task) is made while the images are
+        // hashed (unless the reader hashed them) and the row table is built.
+        let imageSet = ImageSet(offsets: images.offsets, bytes: images.pixels)
+        nonisolated(unsafe) var sealedImages: Result<SealedBytes, FormatError>?
+        nonisolated(unsafe) var hashes = images.hashes
+        ParallelLoop.run(count: 2, jobs: min(context.jobs, 2)) { task in
+            if task == 0 {
+                sealedImages = Result { () throws(FormatError) in try imageSet.sealed() }
+            } else if hashes.isEmpty {
+                hashes = imageHashes(images, jobs: max(1, context.jobs - 1))
+            }
+        }
         let n = images.emotions.count
         let table = try Table(rowCount: n, columns: [
             Column(name: ColumnName.itemID, data: .strings(images.itemIDs)),
@@ -94,8 +106,8 @@ public struct IngestStage: Stage {
             ("skipped_examples", .array(images.skipped.prefix(10).map { .string($0) })),
             ("by_usage", .object(perUsage)),
         ])
-        let imageSet = ImageSet(offsets: images.offsets, bytes: images.pixels)
-        return StageResult(artifacts: [tableArtifact: table.encoded(), imagesArtifact: try imageSet.encoded()], rowsIn: n + images.skippedCount, rowsOut: n, stats: stats)
+        return StageResult(sealed: [tableArtifact: table.sealed(), imagesArtifact: try sealedImages!.get()],
+                           rowsIn: n + images.skippedCount, rowsOut: n, stats: stats)
     }
 
     struct IngestedImages {
@@ -111,6 +123,8 @@ public struct IngestStage: Stage {
         var skipped: [String] = []
         /// All skipped rows; `skipped` keeps only the first ones (see `FER2013CSV.maxSkippedKept`).
         var skippedCount = 0
+        /// The images' SHA-256, 32 bytes each, when the reader took them; else empty.
+        var hashes: [UInt8] = []
     }
 
     private func imageHashes(_ images: IngestedImages, jobs: Int) -> [UInt8] {

@@ -81,21 +81,26 @@ struct ImageSet {
     }
 
     init(_ input: StageInput) throws {
-        let t = try TableFile.decode(try input.bytes(imagesArtifact), source: "images of stage '\(input.stage)'")
+        let (file, sealed) = try input.sealedBytes(imagesArtifact)
+        let t = try TableFile.decode(file, source: "images of stage '\(input.stage)'", sealVerified: sealed)
         (offsets, bytes) = try t.blobs(ColumnName.image)
     }
 
     func pixels(_ i: Int) -> ArraySlice<UInt8> { bytes[Int(offsets[i])..<Int(offsets[i + 1])] }
 
-    func encoded() throws(FormatError) -> [UInt8] {
-        TableFile.encode(try Table(rowCount: count, columns: [Column(name: ColumnName.image, data: .blobs(offsets: offsets, bytes: bytes))]))
+    func encoded() throws(FormatError) -> [UInt8] { try sealed().bytes }
+
+    /// The file bytes and their content id.
+    func sealed() throws(FormatError) -> SealedBytes {
+        TableFile.encodeSealed(try Table(rowCount: count, columns: [Column(name: ColumnName.image, data: .blobs(offsets: offsets, bytes: bytes))]))
     }
 }
 
 extension StageInput {
     /// Decodes this input's table artifact.
     func table() throws -> Table {
-        try TableFile.decode(try bytes(tableArtifact), source: "output of stage '\(stage)'")
+        let (bytes, sealed) = try sealedBytes(tableArtifact)
+        return try TableFile.decode(bytes, source: "output of stage '\(stage)'", sealVerified: sealed)
     }
 }
 
@@ -149,6 +154,8 @@ extension Table {
     }
 
     func encoded() -> [UInt8] { TableFile.encode(self) }
+    /// The file bytes and their content id (see `StageResult.digests`).
+    func sealed() -> SealedBytes { TableFile.encodeSealed(self) }
 }
 
 func jsonNames(_ names: [String]) -> String {

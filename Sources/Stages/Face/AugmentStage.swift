@@ -107,6 +107,13 @@ public struct AugmentStage: Stage {
             let pixels = recipe.apply(to: r.pixels, width: r.width, height: r.height, channels: r.channels)
             return Candidate(source: row, copy: copy, recipe: recipe, pixels: pixels, hash: SHA256.digest(pixels))
         }
+        // Transforms and hashes of the copies, on every thread; each copy has its own seeded generator.
+        func candidates(_ rows: some Collection<Int>, copy: Int) -> [Candidate] {
+            let rows = Array(rows)
+            return ParallelLoop.map(count: rows.count, jobs: context.jobs, makeWorker: {}) { (_: inout Void, k: Int) -> Candidate in
+                candidate(rows[k], copy: copy)
+            }
+        }
         // A copy goes with its source image: the shard that owns the image extracts its copies.
         func extract(_ cands: [Candidate], claimAll: Bool = false) throws -> [(LandmarkResult, [Float]?)?] {
             try extractor.extract(cands.map { c in
@@ -121,7 +128,7 @@ public struct AugmentStage: Stage {
         var filled = [Int](repeating: 0, count: classes.count)
         var leftToOthers = 0
         for copy in 0..<copies {
-            let cands = train.map { candidate($0, copy: copy) }
+            let cands = candidates(train, copy: copy)
             if onlyFill {
                 // Only which copies kept their face counts for the fill: no landmarks are decoded.
                 let statuses = try extractor.faceStatuses(cands.map { c in
@@ -166,7 +173,7 @@ public struct AugmentStage: Stage {
                 while deficit > 0 && round < Self.maxFillRounds {
                     // A batch a little larger than the deficit, since some copies lose the face.
                     let batch = min(order.count - position, deficit + deficit / 8 + 8)
-                    let cands = order[position..<(position + batch)].map { candidate($0, copy: copies + round) }
+                    let cands = candidates(order[position..<(position + batch)], copy: copies + round)
                     for (cand, found) in zip(cands, try extract(cands, claimAll: true)) where deficit > 0 {
                         let r = found!
                         attempted[c] += 1
@@ -239,7 +246,7 @@ public struct AugmentStage: Stage {
         // dataset, is the same as when augment had its own model parameter.
         table.metadata[MetadataKey.faceModel] = nil
         let newImages = ImageSet(offsets: imageOffsets, bytes: imageBytes)
-        return StageResult(artifacts: [tableArtifact: table.encoded(), imagesArtifact: try newImages.encoded()],
+        return StageResult(sealed: [tableArtifact: table.sealed(), imagesArtifact: try newImages.sealed()],
                            rowsIn: input.rowCount, rowsOut: table.rowCount, stats: stats)
     }
 

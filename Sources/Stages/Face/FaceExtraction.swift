@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Formats
 import Inference
@@ -156,8 +157,10 @@ final class FaceExtractor: @unchecked Sendable {
     private let modelBytes: () throws -> [UInt8]
     let options: FaceLandmarkerOptions
     let context: StageContext
-    let landmarkMemo: MemoStore
-    let blendshapeMemo: MemoStore
+    private let landmarkNamespace: ContentDigest
+    private let blendshapeNamespace: ContentDigest
+    private var openedLandmarkMemo: MemoStore?
+    private var openedBlendshapeMemo: MemoStore?
     private var models: FaceModels?
     private let lock = NSLock()
     /// Images run through the detector and landmark model (memo misses).
@@ -182,10 +185,24 @@ final class FaceExtractor: @unchecked Sendable {
         // parameter, so results memoised then are still found.
         var h = SHA256()
         h.update("blendset-landmarks-v\(Self.version)\n\(model.digest.hex)\n\(options.minDetectionConfidence.bitPattern) \(options.minPresenceConfidence.bitPattern)\n")
-        landmarkMemo = try context.memo(namespace: h.finalize())
+        landmarkNamespace = h.finalize()
         var b = SHA256()
         b.update("blendset-blendshapes-v\(Self.version)\n\(model.digest.hex)\n")
-        blendshapeMemo = try context.memo(namespace: b.finalize())
+        blendshapeNamespace = b.finalize()
+    }
+
+    /// The memos open on first use: opening one reads and verifies every record of it, and
+    /// the blendshapes stage never reads the landmark memo (about 5.8 KB per image).
+    func openLandmarkMemo() throws -> MemoStore { try openMemo(\.openedLandmarkMemo, landmarkNamespace) }
+    func openBlendshapeMemo() throws -> MemoStore { try openMemo(\.openedBlendshapeMemo, blendshapeNamespace) }
+
+    private func openMemo(_ slot: ReferenceWritableKeyPath<FaceExtractor, MemoStore?>, _ namespace: ContentDigest) throws -> MemoStore {
+        lock.lock()
+        defer { lock.unlock() }
+        if let memo = self[keyPath: slot] { return memo }
+        let memo = try context.memo(namespace: namespace)
+        self[keyPath: slot] = memo
+        return memo
     }
 
     private func loadedModels() throws -> FaceModels {
@@ -214,10 +231,35 @@ final class FaceExtractor: @unchecked Sendable {
     }
 
     static func blendshapeKey(points: [Float], width: Int, height: Int) -> ContentDigest {
+        points.withUnsafeBufferPointer { blendshapeKey(points: $0, width: width, height: height) }
+    }
+
+    /// The SHA-256 of the points' little-endian bytes and the image size.
+    static func blendshapeKey(points: UnsafeBufferPointer<Float>, width: Int, height: Int) -> ContentDigest {
         var h = SHA256()
-        h.update(encodeFloats(points))
+        #if _endian(little)
+        // The floats' memory is their little-endian encoding: hashed in place, not copied.
+        h.update(UnsafeRawBufferPointer(points))
+        #else
+        h.update(encodeFloats(Array(points)))
+        #endif
         h.update("\(width)x\(height)")
         return h.finalize()
+    }
+
+    /// The blendshape key of each row of `points` (`width` floats per row), hashed on `jobs` threads.
+    static func blendshapeKeys(_ points: [Float], width: Int, sizes: [(width: Int, height: Int)], jobs: Int) -> [ContentDigest] {
+        let rows = sizes.count
+        let chunk = 256
+        let chunks = ParallelLoop.map(count: (rows + chunk - 1) / chunk, jobs: jobs, makeWorker: {}) { (_: inout Void, c: Int) -> [ContentDigest] in
+            points.withUnsafeBufferPointer { p in
+                (c * chunk..<min(rows, (c + 1) * chunk)).map { i in
+                    blendshapeKey(points: UnsafeBufferPointer(rebasing: p[(i * width)..<((i + 1) * width)]),
+                                  width: sizes[i].width, height: sizes[i].height)
+                }
+            }
+        }
+        return chunks.flatMap { $0 }
     }
 
     /// Landmarks and, for faces, the 52 blendshape scores of each image. In a shard
@@ -230,18 +272,27 @@ final class FaceExtractor: @unchecked Sendable {
         var results = [(LandmarkResult, [Float]?)?](repeating: nil, count: images.count)
         var misses: [Int] = []
         var others = 0
-        for (i, image) in images.enumerated() {
-            reportLookups(i, of: images.count, unit: unit)
-            if let cached = landmarkMemo.get(Self.landmarkKey(image)).flatMap(LandmarkResult.init(decoding:)) {
-                if !cached.hasFace || !wantBlendshapes {
-                    results[i] = (cached, nil)
-                    continue
-                } else if let scores = blendshapeMemo.get(Self.blendshapeKey(points: cached.points, width: image.width, height: image.height)) {
-                    results[i] = (cached, decodeFloats(scores[...]))
-                    continue
-                }
+        let landmarkMemo = try openLandmarkMemo()
+        var wanted: MemoStore?
+        if wantBlendshapes { wanted = try openBlendshapeMemo() }
+        let blendshapeMemo = wanted
+        // Look-ups decode records and hash landmarks (5.7 KB a face): on every thread.
+        let chunk = 8
+        let looked = ParallelLoop.map(count: (images.count + chunk - 1) / chunk, jobs: context.jobs, progress: { done in
+            self.reportLookups(min(done * chunk, images.count), of: images.count, unit: unit)
+        }, makeWorker: {}) { (_: inout Void, c: Int) -> [(LandmarkResult, [Float]?)?] in
+            (c * chunk..<min(images.count, (c + 1) * chunk)).map { i in
+                let image = images[i]
+                guard let cached = landmarkMemo.get(Self.landmarkKey(image)).flatMap(LandmarkResult.init(decoding:)) else { return nil }
+                guard cached.hasFace, let blendshapeMemo else { return (cached, nil) }
+                let key = Self.blendshapeKey(points: cached.points, width: image.width, height: image.height)
+                return blendshapeMemo.get(key).map { (cached, decodeFloats($0[...])) }
             }
-            if claimAll || context.owns(owners?[i] ?? image.hash) { misses.append(i) } else { others += 1 }
+        }
+        for (i, found) in looked.joined().enumerated() {
+            if let found {
+                results[i] = found
+            } else if claimAll || context.owns(owners?[i] ?? images[i].hash) { misses.append(i) } else { others += 1 }
         }
         let alreadyDone = images.count - misses.count - others
         let total = images.count - others
@@ -252,7 +303,7 @@ final class FaceExtractor: @unchecked Sendable {
 
         let todo = misses
         let computed = try runParallel(todo.count) { landmarker, k in
-            try self.extractOne(images[todo[k]], landmarker: landmarker, wantBlendshapes: wantBlendshapes)
+            try self.extractOne(images[todo[k]], landmarker: landmarker, landmarkMemo: landmarkMemo, blendshapeMemo: blendshapeMemo)
         } progress: { done in
             self.context.progress(done: alreadyDone + done, total: total, unit: unit, fromMemo: alreadyDone)
         }
@@ -292,13 +343,15 @@ final class FaceExtractor: @unchecked Sendable {
     /// shard, a row neither in the memo nor owned (by its image's hash, `owners`) is nil.
     func blendshapes(rows table: Table, sizes: [(width: Int, height: Int)], owners: [ContentDigest]) throws -> [[Float]?] {
         let (points, width) = try table.float32(ColumnName.landmarks)
+        let memo = try openBlendshapeMemo()
+        // Each key hashes a row's 5.7 KB of landmarks: hashed once, on every thread.
+        let keys = Self.blendshapeKeys(points, width: width, sizes: sizes, jobs: context.jobs)
         var results = [[Float]?](repeating: nil, count: table.rowCount)
         var misses: [Int] = []
         var others = 0
         for i in 0..<table.rowCount {
             reportLookups(i, of: table.rowCount, unit: "faces")
-            let p = Array(points[(i * width)..<((i + 1) * width)])
-            if let cached = blendshapeMemo.get(Self.blendshapeKey(points: p, width: sizes[i].width, height: sizes[i].height)) {
+            if let cached = memo.get(keys[i]) {
                 results[i] = decodeFloats(cached[...])
             } else if context.owns(owners[i]) {
                 misses.append(i)
@@ -315,8 +368,10 @@ final class FaceExtractor: @unchecked Sendable {
         let todo = misses
         let computed = try runParallel(todo.count) { landmarker, k in
             let i = todo[k]
-            let p = Array(points[(i * width)..<((i + 1) * width)])
-            return try self.blendshapes(points: p, width: sizes[i].width, height: sizes[i].height, landmarker: landmarker)
+            return try points.withUnsafeBufferPointer { p in
+                try self.runBlendshapes(key: keys[i], points: UnsafeBufferPointer(rebasing: p[(i * width)..<((i + 1) * width)]),
+                                        width: sizes[i].width, height: sizes[i].height, landmarker: landmarker, memo: memo)
+            }
         } progress: { done in
             self.context.progress(done: alreadyDone + done, total: total, unit: "faces", fromMemo: alreadyDone)
         }
@@ -335,24 +390,32 @@ final class FaceExtractor: @unchecked Sendable {
                                 progress: @escaping @Sendable (Int) -> Void) throws -> [T] {
         let results = try LandmarkerPool.map(count: count, jobs: context.jobs, models: try loadedModels(),
                                              options: options, progress: progress, body)
-        landmarkMemo.flush()
-        blendshapeMemo.flush()
+        lock.lock()
+        let opened = [openedLandmarkMemo, openedBlendshapeMemo]
+        lock.unlock()
+        for memo in opened { memo?.flush() }
         return results
     }
 
-    private func blendshapes(points: [Float], width: Int, height: Int, landmarker: FaceLandmarker) throws -> [Float] {
-        let bkey = Self.blendshapeKey(points: points, width: width, height: height)
-        if let cached = blendshapeMemo.get(bkey) { return decodeFloats(cached[...]) }
-        let simd = stride(from: 0, to: points.count, by: 3).map { SIMD3<Float>(points[$0], points[$0 + 1], points[$0 + 2]) }
+    /// Runs the blendshape model on one face (unless another thread memoised it meanwhile).
+    private func runBlendshapes(key: ContentDigest, points: UnsafeBufferPointer<Float>, width: Int, height: Int,
+                                landmarker: FaceLandmarker, memo: MemoStore) throws -> [Float] {
+        if let cached = memo.get(key) { return decodeFloats(cached[...]) }
+        let n = points.count / 3
+        let simd = [SIMD3<Float>](unsafeUninitializedCapacity: n) { out, initialized in
+            for j in 0..<n { out[j] = SIMD3(points[3 * j], points[3 * j + 1], points[3 * j + 2]) }
+            initialized = n
+        }
         let scores = try simd.withUnsafeBufferPointer { p in
             try landmarker.blendshapes(landmarks: p, imageWidth: width, imageHeight: height)
         }
-        try blendshapeMemo.put(bkey, encodeFloats(scores))
+        try memo.put(key, encodeFloats(scores))
         count(\.blendshapeRuns)
         return scores
     }
 
-    private func extractOne(_ image: ImageRef, landmarker: FaceLandmarker, wantBlendshapes: Bool) throws -> (LandmarkResult, [Float]?) {
+    private func extractOne(_ image: ImageRef, landmarker: FaceLandmarker, landmarkMemo: MemoStore,
+                            blendshapeMemo: MemoStore?) throws -> (LandmarkResult, [Float]?) {
         let key = Self.landmarkKey(image)
         var result = landmarkMemo.get(key).flatMap(LandmarkResult.init(decoding:))
         if result == nil {
@@ -374,8 +437,11 @@ final class FaceExtractor: @unchecked Sendable {
             count(\.extractedImages)
             result = r
         }
-        guard let landmarks = result, landmarks.hasFace, wantBlendshapes else { return (result!, nil) }
-        return (landmarks, try blendshapes(points: landmarks.points, width: image.width, height: image.height, landmarker: landmarker))
+        guard let landmarks = result, landmarks.hasFace, let blendshapeMemo else { return (result!, nil) }
+        let bkey = Self.blendshapeKey(points: landmarks.points, width: image.width, height: image.height)
+        return (landmarks, try landmarks.points.withUnsafeBufferPointer { p in
+            try runBlendshapes(key: bkey, points: p, width: image.width, height: image.height, landmarker: landmarker, memo: blendshapeMemo)
+        })
     }
 }
 

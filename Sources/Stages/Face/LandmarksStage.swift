@@ -98,7 +98,7 @@ public struct LandmarksStage: Stage {
             ("extracted", .int(extractor.extractedImages)),
             ("memo_hits", .int(extractor.memoHits)),
         ])
-        return StageResult(artifacts: [tableArtifact: table.encoded(), faceModelArtifact: modelBytes],
+        return StageResult(sealed: [tableArtifact: table.sealed()], artifacts: [faceModelArtifact: modelBytes],
                            forwarded: context.forwardedImages, rowsIn: input.rowCount, rowsOut: keep.count, stats: stats)
     }
 
