@@ -319,6 +319,7 @@ final class FaceExtractor: @unchecked Sendable {
                       wantBlendshapes: Bool) throws -> [LandmarkResult.Status?] {
         var statuses = [LandmarkResult.Status?](repeating: nil, count: images.count)
         var misses: [Int] = []
+        let landmarkMemo = try openLandmarkMemo()
         for (i, image) in images.enumerated() {
             reportLookups(i, of: images.count, unit: unit)
             if let bytes = landmarkMemo.get(Self.landmarkKey(image)), let status = LandmarkResult.status(decoding: bytes) {
