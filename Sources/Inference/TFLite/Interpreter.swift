@@ -24,9 +24,16 @@ public final class Interpreter {
     private let buffers: BufferStore
 
     /// `kernelPath` picks the GEMM tiles; every path gives the same bits (see `KernelPath`).
-    public init(model: TFLiteModel, kernelPath: KernelPath = .preferred) throws(ModelError) {
+    public convenience init(model: TFLiteModel, kernelPath: KernelPath = .preferred) throws(ModelError) {
+        try self.init(model: model, kernelPath: kernelPath, pruning: true)
+    }
+
+    /// `pruning: false` computes every row of every tensor (see `pruneToDemand`), for tests
+    /// that check the pruned graph against the whole one.
+    init(model: TFLiteModel, kernelPath: KernelPath, pruning: Bool) throws(ModelError) {
         var plan = try GraphPlan(model: model, kernelPath: kernelPath)
         plan.fuse()
+        if pruning { plan.pruneToDemand() }
         let compiled = try plan.compile()
         modelName = model.name
         inputShape = model.tensors[model.inputIndices[0]].shape

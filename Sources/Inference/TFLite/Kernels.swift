@@ -546,8 +546,12 @@ struct GatherKernel {
     let shape: [Int]
     let inputStrides: [Int]
     let start: Int
+    /// The axes of more than one element before merging, with their input strides, in
+    /// output order: what `GraphPlan.pruneToDemand` needs to map output rows to input.
+    let liveAxes: [(count: Int, stride: Int)]
 
     init(shape: [Int], inputStrides: [Int], start: Int) {
+        liveAxes = shape.indices.filter { shape[$0] != 1 }.map { (shape[$0], inputStrides[$0]) }
         // Merge axes that are contiguous in the input too, so a slice of whole rows is one copy.
         var mergedShape: [Int] = [], mergedStrides: [Int] = []
         for i in shape.indices where shape[i] != 1 {
