@@ -198,6 +198,29 @@ struct TFLiteConvCase: CustomTestStringConvertible, Sendable {
         #expect(out[1] == [60, 92, 124])
     }
 
+    /// MEAN along each row (a layer norm's) runs four rows per vector; every row must keep the
+    /// bits of one sequential Double sum, also where the order of the adds matters (values
+    /// from 1e-8 to 1e8 with mixed signs) and in the last 1-3 rows.
+    @Test(arguments: [1, 3, 4, 97])
+    func rowMeansKeepTheSequentialSum(rows: Int) throws {
+        var m = TFLiteTinyModel()
+        let n = 64
+        let x = m.tensor([1, 1, rows, n])
+        let axis = m.ints([1], [3])
+        let y = m.tensor([1, 1, rows, 1])
+        m.op(TFLiteOpCode.mean, [x, axis], [y], optionsType: 27, [.int8(1)])
+        m.inputs = [x]; m.outputs = [y]
+        var rng = TFLiteTestRandom(state: UInt64(rows))
+        let values = rng.floats(rows * n).enumerated().map { i, v in v * Float(pow(10.0, Double(i % 17) - 8)) }
+        let expected = (0 ..< rows).map { r -> UInt32 in
+            var sum = 0.0
+            for j in 0 ..< n { sum += Double(values[r * n + j]) }
+            return Float(sum / Double(n)).bitPattern
+        }
+        let out = try m.interpreter().run(values)[0]
+        #expect(out.map(\.bitPattern) == expected)
+    }
+
     @Test func padTransposeConcatReshape() throws {
         var m = TFLiteTinyModel()
         let x = m.tensor([1, 2, 3])

@@ -654,9 +654,13 @@ struct ReduceKernel {
     }
 
     func run(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
-        scratch.update(repeating: 0, count: outputCount)
         let rank = inputShape.count
         let n = inputShape[rank - 1], step = outputStrides[rank - 1]
+        if rank == 2, step == 0, outputStrides[0] == 1, n > 0 {
+            rowSums(x, out, rows: inputShape[0], n: n)
+            return
+        }
+        scratch.update(repeating: 0, count: outputCount)
         let outer = 0 ..< rank - 1
         var src = x
         if n > 0 {
@@ -672,6 +676,29 @@ struct ReduceKernel {
             }
         }
         for o in 0 ..< outputCount { out[o] = Float(scratch[o] / divisor) }
+    }
+
+    /// Each row of `n` floats reduced to one value (a layer norm's MEAN): four rows at a
+    /// time, one row per lane, so four dependent chains of adds overlap. Each lane adds in
+    /// the order the scalar loop does, so the sums keep their bits.
+    private func rowSums(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
+        var r = 0
+        while r + 4 <= rows {
+            let p = x + r * n
+            var sum = SIMD4<Double>()
+            for j in 0 ..< n {
+                sum += SIMD4(Double(p[j]), Double(p[n + j]), Double(p[2 * n + j]), Double(p[3 * n + j]))
+            }
+            for lane in 0 ..< 4 { out[r + lane] = Float(sum[lane] / divisor) }
+            r += 4
+        }
+        while r < rows {
+            let p = x + r * n
+            var sum = 0.0
+            for j in 0 ..< n { sum += Double(p[j]) }
+            out[r] = Float(sum / divisor)
+            r += 1
+        }
     }
 }
 
