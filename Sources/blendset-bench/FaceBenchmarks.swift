@@ -29,7 +29,7 @@ func modelsBenchmark(task: String, runs: Int) throws {
             }
             let ms = median(times) * 1000
             total += ms
-            print(String(format: "\n%@: median %.3f ms per image (min %.3f, max %.3f; %d runs), input %@", name, ms, times.min()! * 1000, times.max()! * 1000, runs, "\(interpreter.inputShape)"))
+            print(String(format: "\n%@: median %.3f ms per image (min %.3f, max %.3f; %d runs), input %@, %.1f M multiply-adds", name, ms, times.min()! * 1000, times.max()! * 1000, runs, "\(interpreter.inputShape)", Double(interpreter.multiplyAdds) / 1e6))
             let profiled = byKind.values.reduce(0, +)
             for kind in order.sorted(by: { byKind[$0]! > byKind[$1]! }) {
                 print("  " + kind.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: "%8.3f ms  %5.1f%%", byKind[kind]! * 1000, 100 * byKind[kind]! / profiled))

@@ -4,7 +4,8 @@ import Dispatch
 ///
 /// `init` plans the whole graph once: weights are dequantised (float16 → float32) and
 /// packed, constant sub-graphs are folded, convolutions absorb their bias, residual ADD,
-/// activation and PRELU, and every activation tensor gets a fixed place in one arena.
+/// activation and PRELU, each node is cut to the rows its readers use (`pruneToDemand`), and
+/// every activation tensor gets a fixed place in one arena.
 /// `invoke` then runs a list of prepared kernels and allocates nothing.
 ///
 /// Not thread-safe: create one interpreter per model per worker thread.
@@ -13,6 +14,9 @@ public final class Interpreter {
     public let inputShape: [Int]
     public let outputNames: [String]
     public let outputShapes: [[Int]]
+    /// Multiply-adds of the convolutions per invoke, as the tiles compute them (padding
+    /// columns included): what the model costs after pruning.
+    public let multiplyAdds: Int
 
     private let steps: [() -> Void]
     private let stepLabels: [String]
@@ -34,6 +38,7 @@ public final class Interpreter {
         var plan = try GraphPlan(model: model, kernelPath: kernelPath)
         plan.fuse()
         if pruning { plan.pruneToDemand() }
+        multiplyAdds = plan.multiplyAdds
         let compiled = try plan.compile()
         modelName = model.name
         inputShape = model.tensors[model.inputIndices[0]].shape
