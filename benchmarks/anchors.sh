@@ -31,7 +31,10 @@
 #   $KERAS_SEEDS (default: SEEDS), with $KERAS_PYTHON (default python3; it needs
 #   tensorflow-cpu and scikit-learn: use a venv). The LSTM reads the features as a sequence,
 #   so its time grows with the feature count (378 steps for best.json). KERAS_SEEDS=none
-#   skips it.
+#   skips it. KERAS_CPUS=1 pins it to that CPU list (taskset) with one TensorFlow thread: its
+#   time-step loop keeps about one core busy whatever the thread count (measured: 2 threads,
+#   80 s of wall and 84 s of CPU per epoch on an AMD EPYC Zen 4), so this frees the other
+#   core without slowing it.
 #
 # Results go to out/anchors/ (results.jsonl, one line per model and seed; summary.txt).
 set -euo pipefail
@@ -65,7 +68,8 @@ for seed in ${SEEDS//,/ }; do
 done
 if [ "$KERAS_SEEDS" != none ]; then
     for seed in ${KERAS_SEEDS//,/ }; do
-        OMP_NUM_THREADS=2 TF_NUM_INTRAOP_THREADS=2 TF_NUM_INTEROP_THREADS=1 "$KERAS_PYTHON" ../shared/tools/keras_anchor.py "$OUT/dataset.npz" \
+        if [ -n "${KERAS_CPUS:-}" ]; then pin=(taskset -c "$KERAS_CPUS"); threads=1; else pin=(); threads=2; fi
+        OMP_NUM_THREADS=$threads TF_NUM_INTRAOP_THREADS=$threads TF_NUM_INTEROP_THREADS=1 "${pin[@]}" "$KERAS_PYTHON" ../shared/tools/keras_anchor.py "$OUT/dataset.npz" \
             --epochs "$KERAS_EPOCHS" --seed "$seed" --out "$OUT/keras-$seed.json" > "$OUT/keras-$seed.log" 2>&1
         python3 - "$OUT/keras-$seed.json" "$seed" <<'PY' | tee -a "$OUT/results.jsonl"
 import json, sys
