@@ -61,4 +61,24 @@ import Testing
             }
         }
     }
+
+    /// The interior pixels' factored blend is A.4-A.6 exactly, for every 1/32 position and
+    /// the extreme and random neighbour values.
+    @Test func interiorBlendEqualsTheWeightedSum() {
+        var random = SeededRandom(seed: 16)
+        var corners: [[Int32]] = [[0, 0, 0, 0], [255, 255, 255, 255], [0, 255, 0, 255], [255, 0, 255, 0],
+                                  [0, 0, 255, 255], [255, 255, 0, 0], [0, 255, 255, 0], [1, 254, 128, 127]]
+        for _ in 0 ..< 64 { corners.append((0 ..< 4).map { _ in Int32(truncatingIfNeeded: random.next() & 255) }) }
+        var mismatches = 0
+        for p in corners {
+            for fx in Int32(0) ..< 32 {
+                for fy in Int32(0) ..< 32 {
+                    let weighted = ImageWarp.blend(p[0], p[1], p[2], p[3], (32 - fx) * (32 - fy) * 32, fx * (32 - fy) * 32,
+                                                   (32 - fx) * fy * 32, fx * fy * 32)
+                    if ImageWarp.interiorBlend(p[0], p[1], p[2], p[3], fx, fy) != weighted { mismatches += 1 }
+                }
+            }
+        }
+        #expect(mismatches == 0)
+    }
 }

@@ -59,6 +59,9 @@ public enum ImageWarp {
     ) {
         let outputWidth = scratch.columns.count
         let zeroBorder = border == .zero
+        let rowBytes = sourceWidth &* channels
+        // x0 and x0 + 1 (y0 and y0 + 1) both inside, as one unsigned compare each.
+        let lastX = UInt(bitPattern: sourceWidth &- 1), lastY = UInt(bitPattern: sourceHeight &- 1)
         var o = 0
         for v in 0..<outputHeight {
             map.fixedPositions(columns: scratch.columns, t: Double(v) / Double(outputHeight),
@@ -67,6 +70,29 @@ public enum ImageWarp {
                 let fixedX = Int(scratch.fixedX[u]), fixedY = Int(scratch.fixedY[u])
                 let x0 = fixedX >> 5, fx = Int32(truncatingIfNeeded: fixedX & 31)
                 let y0 = fixedY >> 5, fy = Int32(truncatingIfNeeded: fixedY & 31)
+                if UInt(bitPattern: x0) < lastX && UInt(bitPattern: y0) < lastY {
+                    // All four neighbours inside: no clamp, no border, and the A.4 weights
+                    // factor exactly (integers, no rounding in between), so the sum
+                    // 32 * ((32-fy) * rowA + fy * rowB) with rowA = (32-fx) p00 + fx p10 needs
+                    // 3 multiplies per channel instead of 4 plus 4 weights, and its A.6
+                    // rounding (32 X + 2^14) >> 15 is (X + 2^9) >> 10.
+                    let i00 = y0 &* rowBytes &+ x0 &* channels, i01 = i00 &+ rowBytes
+                    if channels == 1 {
+                        let value = interiorBlend(Int32(source[i00]), Int32(source[i00 &+ 1]),
+                                                  Int32(source[i01]), Int32(source[i01 &+ 1]), fx, fy)
+                        output[o] = value
+                        output[o &+ 1] = value
+                        output[o &+ 2] = value
+                    } else {
+                        for c in 0..<3 {
+                            output[o &+ c] = interiorBlend(
+                                Int32(source[i00 &+ c]), Int32(source[i00 &+ 3 &+ c]),
+                                Int32(source[i01 &+ c]), Int32(source[i01 &+ 3 &+ c]), fx, fy)
+                        }
+                    }
+                    o &+= 3
+                    continue
+                }
                 // A.4: weights (32-fx)(32-fy)*32 etc., 2^15 in total. Wrapping arithmetic:
                 // every term is bounded (fx, fy < 32, values < 256).
                 var w00 = (32 &- fx) &* (32 &- fy) &* 32, w10 = fx &* (32 &- fy) &* 32
@@ -102,6 +128,16 @@ public enum ImageWarp {
                 o += 3
             }
         }
+    }
+
+    /// A.4-A.6 for four neighbours inside the image, in the factored form (see the caller).
+    /// Values stay below 2^18: no overflow, and the result is already in 0...255.
+    @inline(__always)
+    static func interiorBlend(_ p00: Int32, _ p10: Int32, _ p01: Int32, _ p11: Int32,
+                              _ fx: Int32, _ fy: Int32) -> UInt8 {
+        let rowA = p00 &<< 5 &+ fx &* (p10 &- p00), rowB = p01 &<< 5 &+ fx &* (p11 &- p01)
+        let x = rowA &<< 5 &+ fy &* (rowB &- rowA)
+        return UInt8(truncatingIfNeeded: (x &+ (1 << 9)) &>> 10)
     }
 
     /// A.6: the weighted sum rounded back to uint8.
