@@ -248,7 +248,10 @@ extension Network {
         var out = [Float](repeating: 0, count: rows * classes)
         let chunks = (rows + chunk - 1) / chunk
         let workers = max(1, min(threads, chunks))
-        let workspaces = (0..<workers).map { _ in ForwardBackwardBuffers(network: self, capacity: chunk) }
+        // A workspace no larger than the rows: one image's prediction would otherwise allocate
+        // and clear buffers for 64 rows, forward and backward (a few % of its latency).
+        let capacity = max(1, min(chunk, rows))
+        let workspaces = (0..<workers).map { _ in ForwardBackwardBuffers(network: self, capacity: capacity) }
         let index = Array(0..<rows)
         weights.withUnsafeBufferPointer { w in
             features.withUnsafeBufferPointer { data in
