@@ -81,4 +81,24 @@ import Testing
         }
         #expect(mismatches == 0)
     }
+
+    /// The warp writes its outputWidth x outputHeight x 3 bytes and nothing after them, even
+    /// when the buffer is longer and the last pixel is an interior RGB one.
+    @Test(arguments: [1, 3])
+    func warpLeavesTheRestOfALongerBufferAlone(channels: Int) {
+        var random = SeededRandom(seed: 7)
+        let (width, height, side) = (40, 40, 8)
+        let source = (0 ..< width * height * channels).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        let quad = Quad(bottomLeft: [5, 30], topLeft: [5, 5], topRight: [30, 5], bottomRight: [30, 30])
+        var out = [UInt8](repeating: 0xA5, count: side * side * 3 + 16)
+        source.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { o in
+            ImageWarp.warp(source: s, sourceWidth: width, sourceHeight: height, channels: channels, quad: quad,
+                           border: .replicate, into: o, outputWidth: side, outputHeight: side)
+        } }
+        #expect(out[(side * side * 3)...].allSatisfy { $0 == 0xA5 })
+        let expected = Self.plainWarp(source, width: width, height: height, channels: channels, quad: quad, border: .replicate,
+                                      outputWidth: side, outputHeight: side)
+        #expect(Array(out[..<(side * side * 3)]) == expected)
+    }
 }
+

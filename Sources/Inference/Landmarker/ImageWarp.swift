@@ -60,6 +60,9 @@ public enum ImageWarp {
         let outputWidth = scratch.columns.count
         let zeroBorder = border == .zero
         let rowBytes = sourceWidth &* channels
+        // The 4-byte RGB store below must stay within this warp's bytes, not the buffer's:
+        // a caller's longer buffer keeps what follows them.
+        let outputEnd = outputWidth &* outputHeight &* 3
         // x0 and x0 + 1 (y0 and y0 + 1) both inside, as one unsigned compare each.
         let lastX = UInt(bitPattern: sourceWidth &- 1), lastY = UInt(bitPattern: sourceHeight &- 1)
         var o = 0
@@ -83,7 +86,7 @@ public enum ImageWarp {
                         output[o] = value
                         output[o &+ 1] = value
                         output[o &+ 2] = value
-                    } else if i01 &+ 7 <= source.count && o &+ 4 <= output.count {
+                    } else if i01 &+ 7 <= source.count && o &+ 4 <= outputEnd {
                         // The three channels at once, one 4-byte load per neighbour: the 4th
                         // lane is the next pixel's red (in range, computed and discarded), and
                         // its byte stored at o + 3 is written over by the next pixel.
