@@ -32,9 +32,9 @@
 #   tensorflow-cpu and scikit-learn: use a venv). The LSTM reads the features as a sequence,
 #   so its time grows with the feature count (378 steps for best.json). KERAS_SEEDS=none
 #   skips it. KERAS_CPUS=1 pins it to that CPU list (taskset) with one TensorFlow thread: its
-#   time-step loop keeps about one core busy whatever the thread count (measured: 2 threads,
-#   80 s of wall and 84 s of CPU per epoch on an AMD EPYC Zen 4), so this frees the other
-#   core without slowing it.
+#   time-step loop keeps about one core busy whatever the thread count, so this frees the
+#   other core for about 14% more time (AMD EPYC Zen 4, best.json's export, quiet: 80 s of
+#   wall and 84 s of CPU per epoch on 2 threads, 90-91 s per epoch pinned to one).
 #
 # Results go to out/anchors/ (results.jsonl, one line per model and seed; summary.txt).
 set -euo pipefail

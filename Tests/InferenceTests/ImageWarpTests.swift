@@ -62,8 +62,8 @@ import Testing
         }
     }
 
-    /// The interior pixels' factored blend is A.4-A.6 exactly, for every 1/32 position and
-    /// the extreme and random neighbour values.
+    /// The interior pixels' factored blend, scalar and vector, is A.4-A.6 exactly, for every
+    /// 1/32 position and the extreme and random neighbour values.
     @Test func interiorBlendEqualsTheWeightedSum() {
         var random = SeededRandom(seed: 16)
         var corners: [[Int32]] = [[0, 0, 0, 0], [255, 255, 255, 255], [0, 255, 0, 255], [255, 0, 255, 0],
@@ -76,6 +76,10 @@ import Testing
                     let weighted = ImageWarp.blend(p[0], p[1], p[2], p[3], (32 - fx) * (32 - fy) * 32, fx * (32 - fy) * 32,
                                                    (32 - fx) * fy * 32, fx * fy * 32)
                     if ImageWarp.interiorBlend(p[0], p[1], p[2], p[3], fx, fy) != weighted { mismatches += 1 }
+                    // The RGB path's vector form, the same values in every lane.
+                    let lanes = ImageWarp.interiorBlend(SIMD4(repeating: p[0]), SIMD4(repeating: p[1]), SIMD4(repeating: p[2]),
+                                                        SIMD4(repeating: p[3]), SIMD4(repeating: fx), SIMD4(repeating: fy))
+                    if lanes != SIMD4(repeating: weighted) { mismatches += 1 }
                 }
             }
         }
@@ -101,4 +105,3 @@ import Testing
         #expect(Array(out[..<(side * side * 3)]) == expected)
     }
 }
-
