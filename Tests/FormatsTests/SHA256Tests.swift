@@ -17,6 +17,23 @@ struct SHA256Tests {
         #expect(SHA256.digest(message).hex == expected)
     }
 
+    @Test("eight lanes at once give each message's own digest, for every tail length and group remainder")
+    func lanesMatchOneByOne() {
+        for length in [1, 2, 55, 56, 63, 64, 65, 119, 120, 128, 2304] {
+            for count in [0, 1, 7, 8, 9, 16, 17, 23] {
+                let messages = (0..<(length * count)).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ length &+ $0 >> 7) }
+                var digests = [UInt8](repeating: 0, count: count * 32)
+                messages.withUnsafeBytes { m in
+                    digests.withUnsafeMutableBytes { SHA256.digests(ofMessages: m, length: length, into: $0) }
+                }
+                for i in 0..<count {
+                    let one = SHA256.digest(Array(messages[(i * length)..<((i + 1) * length)])).bytes
+                    #expect(Array(digests[(i * 32)..<((i + 1) * 32)]) == one, "length \(length), message \(i) of \(count)")
+                }
+            }
+        }
+    }
+
     @Test func oneMillionA() {
         let expected = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
         #expect(SHA256.digest([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)).hex == expected)
