@@ -178,6 +178,15 @@ public struct Table: Sendable, Equatable {
         return values
     }
 
+    /// Row `i`'s bytes are `bytes[offsets[i] ..< offsets[i + 1]]`, for a `blobs` column or a
+    /// `uint8` column (whose rows all have its width) alike.
+    public func rowBytes(_ name: String) throws(FormatError) -> (offsets: [Int64], bytes: [UInt8]) {
+        if case .uint8(let values, let width)? = column(name)?.data {
+            return ((0...rowCount).map { Int64($0 * width) }, values)
+        }
+        return try blobs(name)
+    }
+
     /// The `blobs` column `name`: row `i` is `bytes[offsets[i] ..< offsets[i + 1]]`.
     public func blobs(_ name: String) throws(FormatError) -> (offsets: [Int64], bytes: [UInt8]) {
         guard case .blobs(let offsets, let bytes) = try data(name, expected: "blobs") else { fatalError() }

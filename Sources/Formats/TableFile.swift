@@ -10,7 +10,8 @@
 ///     28       H     header (below)
 ///     28+H     4     CRC-32C of the header
 ///     28+H+4   ...   column blocks, back to back in header order; each is one zstd frame
-///                    (level 3) of the column's raw payload
+///                    (level 3) of the column's raw payload, either made in one call (content
+///                    size in its header) or streamed as the column was produced (no size)
 ///     L-32     32    SHA-256 of bytes 0..<L-32
 ///
 /// Header: row count u64; metadata entry count u32, then per entry key and value (sorted by
@@ -28,7 +29,8 @@
 /// names the damaged column; the trailing SHA-256 covers everything, including the zstd frames
 /// (which carry no checksum of their own). Encoding is a pure function of the table (sorted
 /// metadata, fixed level, single-threaded libzstd), so equal tables give equal bytes and
-/// equal content ids with the same libzstd version.
+/// equal content ids with the same libzstd version; a streamed column adds the pattern of its
+/// writer's calls, which its producer keeps fixed (the FER2013 reader: one image a call).
 /// File bytes with their SHA-256, computed while they were written.
 public struct SealedBytes: Sendable {
     public var bytes: [UInt8]
@@ -62,6 +64,13 @@ public enum TableFile {
     /// The file bytes of `table` and their SHA-256 (its content id), taken in the same pass
     /// as the trailing hash, so a store need not hash the bytes again.
     public static func encodeSealed(_ table: Table) -> SealedBytes {
+        encodeSealed(table, compressed: [:])
+    }
+
+    /// `encodeSealed`, with the zstd frames of some columns' raw payloads already made (by
+    /// a `ZstdFrameWriter` fed the payload while it was produced), keyed by column name.
+    /// A frame whose raw size is not its column's payload size is a programming error.
+    public static func encodeSealed(_ table: Table, compressed: [String: ZstdFrameWriter.ZstdFrame]) -> SealedBytes {
         var header = ByteWriter()
         header.u64(UInt64(table.rowCount))
         let entries = table.metadata.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
@@ -75,7 +84,13 @@ public enum TableFile {
         blocks.reserveCapacity(table.columns.count)
         for column in table.columns {
             let (kind, raw) = rawPayload(column.data)
-            let block = raw.withUnsafeBytes { Zstd.compress($0, level: compressionLevel) }
+            let block: [UInt8]
+            if let frame = compressed[column.name] {
+                precondition(frame.rawCount == raw.count, "column '\(column.name)': a frame of \(frame.rawCount) bytes for a payload of \(raw.count)")
+                block = frame.bytes
+            } else {
+                block = raw.withUnsafeBytes { Zstd.compress($0, level: compressionLevel) }
+            }
             header.string(column.name)
             header.u8(kind.rawValue)
             header.u64(UInt64(column.data.width))

@@ -116,6 +116,73 @@ public enum Zstd {
     }
 }
 
+/// One zstd frame of data that arrives in pieces, compressed as it arrives, so the work
+/// overlaps with whatever produces the data (the FER2013 reader compresses pixels as it
+/// parses them).
+///
+/// The frame's bytes are a pure function of the level and of the sequence of `append` calls
+/// (single-threaded libzstd, no content size in the header); callers that need stable bytes
+/// append in a fixed pattern. They differ from `Zstd.compress` of the same data.
+public final class ZstdFrameWriter {
+    public struct ZstdFrame: Sendable {
+        public let bytes: [UInt8]
+        /// How many bytes the frame decompresses to.
+        public let rawCount: Int
+    }
+
+    private let context: OpaquePointer
+    private let scratch: UnsafeMutableRawBufferPointer
+    private var frame: [UInt8] = []
+    private var rawCount = 0
+    private var finished = false
+
+    public init(level: Int32 = 3, expectedBytes: Int = 0) {
+        // Allocation failure here is memory exhaustion: not a user error.
+        context = ZSTD_createCCtx()!
+        let set = ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
+        precondition(ZSTD_isError(set) == 0, "zstd rejected level \(level)")
+        scratch = .allocate(byteCount: ZSTD_CStreamOutSize(), alignment: 64)
+        if expectedBytes > 0 { frame.reserveCapacity(expectedBytes) }
+    }
+
+    deinit {
+        ZSTD_freeCCtx(context)
+        scratch.deallocate()
+    }
+
+    /// Adds `bytes` to the frame.
+    public func append(_ bytes: UnsafeRawBufferPointer) {
+        precondition(!finished, "append after finish")
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        rawCount += bytes.count
+        var input = ZSTD_inBuffer(src: base, size: bytes.count, pos: 0)
+        while input.pos < input.size {
+            drain(&input, ZSTD_e_continue)
+        }
+    }
+
+    /// Ends the frame.
+    public func finish() -> ZstdFrame {
+        precondition(!finished, "finish called twice")
+        finished = true
+        var input = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
+        while drain(&input, ZSTD_e_end) != 0 {}
+        defer { frame = [] }
+        return ZstdFrame(bytes: frame, rawCount: rawCount)
+    }
+
+    /// One compression call; returns zstd's count of bytes still to flush.
+    @discardableResult
+    private func drain(_ input: inout ZSTD_inBuffer, _ directive: ZSTD_EndDirective) -> Int {
+        var output = ZSTD_outBuffer(dst: scratch.baseAddress, size: scratch.count, pos: 0)
+        let remaining = ZSTD_compressStream2(context, &output, &input, directive)
+        precondition(ZSTD_isError(remaining) == 0,
+                     "zstd compression failed: \(String(cString: ZSTD_getErrorName(remaining)))")
+        frame.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<output.pos]))
+        return remaining
+    }
+}
+
 /// Reads a file in chunks, decompressing on the fly when its name ends in `.zst`.
 ///
 /// Memory stays bounded (a few MiB) whatever the file size. A `.zst` file that ends inside a

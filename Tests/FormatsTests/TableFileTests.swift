@@ -65,6 +65,29 @@ struct TableFileTests {
         #expect(try Self.sameBits(TableFile.decode(sealed.bytes, source: "t", sealVerified: true), table))
     }
 
+    @Test("a column compressed while it was made is stored as it is and reads back")
+    func precompressedColumn() throws {
+        let width = 48
+        let pixels = (0..<(width * 300)).map { UInt8(truncatingIfNeeded: $0 &* 37 ^ $0 >> 5) }
+        let writer = ZstdFrameWriter(level: -1)
+        for row in 0..<300 { pixels[(row * width)..<((row + 1) * width)].withUnsafeBytes { writer.append($0) } }
+        let frame = writer.finish()
+        let table = try Table(rowCount: 300, columns: [
+            Column(name: "image", data: .uint8(values: pixels, width: width)),
+            Column(name: "label", data: .int32((0..<300).map { Int32($0 % 3) })),
+        ])
+        let sealed = TableFile.encodeSealed(table, compressed: ["image": frame])
+        #expect(sealed.digest == SHA256.digest(sealed.bytes))
+        #expect(sealed.bytes != TableFile.encode(table), "the stored frame, not a fresh one")
+        #expect(sealed.bytes.count < pixels.count + 1000)
+        let decoded = try TableFile.decode(sealed.bytes, source: "t")
+        #expect(try decoded.uint8("image").values == pixels)
+        #expect(try decoded.int32("label") == (0..<300).map { Int32($0 % 3) })
+        let rows = try decoded.rowBytes("image")
+        #expect(rows.offsets == (0...300).map { Int64($0 * width) })
+        #expect(rows.bytes == pixels)
+    }
+
     @Test func deterministic() throws {
         let table = try Self.sampleTable()
         let first = TableFile.encode(table)

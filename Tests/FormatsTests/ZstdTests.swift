@@ -14,6 +14,30 @@ struct ZstdTests {
         #expect(Zstd.compress(data) == packed, "compression is deterministic")
     }
 
+    @Test("a frame written in pieces decodes to the pieces, and the same pieces give the same bytes")
+    func frameWriter() throws {
+        for level: Int32 in [-1, 3] {
+            func written(_ pieceSize: Int) -> ZstdFrameWriter.ZstdFrame {
+                let writer = ZstdFrameWriter(level: level)
+                var offset = 0
+                while offset < Self.sample.count {
+                    let next = min(offset + pieceSize, Self.sample.count)
+                    Self.sample[offset..<next].withUnsafeBytes { writer.append($0) }
+                    offset = next
+                }
+                return writer.finish()
+            }
+            let frame = written(2304)
+            #expect(frame.rawCount == Self.sample.count)
+            #expect(try Zstd.decompress(frame.bytes, source: "frame") == Self.sample)
+            #expect(written(2304).bytes == frame.bytes, "deterministic for one pattern of calls")
+            #expect(try Zstd.decompress(written(7919).bytes, source: "frame") == Self.sample)
+        }
+        let empty = ZstdFrameWriter().finish()
+        #expect(empty.rawCount == 0)
+        #expect(try Zstd.decompress(empty.bytes, source: "empty") == [])
+    }
+
     @Test func unknownContentSizeAndConcatenatedFrames() throws {
         guard let tool = ["/usr/bin/zstd", "/bin/zstd"].first(where: FileManager.default.isExecutableFile) else { return }
         let dir = try TemporaryDirectory()
