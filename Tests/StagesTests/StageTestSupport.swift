@@ -55,7 +55,7 @@ struct BuiltPipeline {
 
     func images(_ name: String) throws -> ImageSet {
         let t = try TableFile.decode(try store.read(stage(name).artifacts[imagesArtifact]!), source: name)
-        let (o, b) = try t.blobs(ColumnName.image)
+        let (o, b) = try t.rowBytes(ColumnName.image)
         return ImageSet(offsets: o, bytes: b)
     }
 

@@ -8,7 +8,9 @@ import Pipeline
 /// stable item id (the CSV data row, or the image's path inside the folder).
 public struct IngestStage: Stage {
     public static let kind = "ingest"
-    public static let version = 2  // 2: folder images larger than 1024 px on a side are reduced while read
+    // 2: folder images larger than 1024 px on a side are reduced while read.
+    // 3: a CSV's images are one fixed-width column, compressed while the file is parsed.
+    public static let version = 3
     public static let summary = "read FER2013 (CSV, .csv.zst or a PNG/JPEG folder) into an image table"
     public static let inputCount = 0...0
     public static let sourceHint = """
@@ -47,7 +49,7 @@ public struct IngestStage: Stage {
         if isDirectory.boolValue {
             images = try readFolder(context)
         } else {
-            let csv = try FER2013CSV.read(path: source, onBadRow: onBadRow, hashImages: true)
+            let csv = try FER2013CSV.read(path: source, onBadRow: onBadRow, hashImages: true, compressPixels: true)
             let side = FER2013CSV.imageSide
             images = IngestedImages(
                 itemIDs: csv.dataRows.map { String($0) },
@@ -61,20 +63,21 @@ public struct IngestStage: Stage {
                 pixels: csv.pixels,
                 skipped: csv.skipped.map { "line \($0.line): \($0.reason)" },
                 skippedCount: csv.skippedCount,
-                hashes: csv.imageHashes)
+                hashes: csv.imageHashes,
+                compressedPixels: csv.compressedPixels)
         }
         guard !images.emotions.isEmpty else {
             let why = images.skipped.isEmpty ? "it has no data rows (only a header?)" : "all \(images.skipped.count) of its rows are bad and were skipped; first: \(images.skipped[0])"
             throw PipelineError.stageFailed(stage: context.stage, message: "the source \(source) yields no images: \(why). Point ingest.source at FER2013 data")
         }
-        // The pixels' zstd frame (one core, the longest task) is made while the images are
-        // hashed (unless the reader hashed them) and the row table is built.
-        let imageSet = ImageSet(offsets: images.offsets, bytes: images.pixels)
+        // The CSV reader compressed the pixels while it parsed, so only the images file's
+        // seal is left; a folder's pixels are compressed here (one core, the longest task)
+        // while the images are hashed.
         nonisolated(unsafe) var sealedImages: Result<SealedBytes, FormatError>?
         nonisolated(unsafe) var hashes = images.hashes
         ParallelLoop.run(count: 2, jobs: min(context.jobs, 2)) { task in
             if task == 0 {
-                sealedImages = Result { () throws(FormatError) in try imageSet.sealed() }
+                sealedImages = Result { () throws(FormatError) in try sealImages(images) }
             } else if hashes.isEmpty {
                 hashes = imageHashes(images, jobs: max(1, context.jobs - 1))
             }
@@ -125,6 +128,21 @@ public struct IngestStage: Stage {
         var skippedCount = 0
         /// The images' SHA-256, 32 bytes each, when the reader took them; else empty.
         var hashes: [UInt8] = []
+        /// `pixels` compressed by the reader (a CSV's images, all 48x48); else nil.
+        var compressedPixels: ZstdFrameWriter.ZstdFrame?
+    }
+
+    /// The images artifact: a CSV's equal-size images as one `uint8` column, whose zstd frame
+    /// the reader made; other images as a `blobs` column.
+    private func sealImages(_ images: IngestedImages) throws(FormatError) -> SealedBytes {
+        guard let frame = images.compressedPixels else {
+            return try ImageSet(offsets: images.offsets, bytes: images.pixels).sealed()
+        }
+        let n = images.emotions.count
+        let table = try Table(rowCount: n, columns: [
+            Column(name: ColumnName.image, data: .uint8(values: images.pixels, width: FER2013CSV.pixelsPerImage)),
+        ])
+        return TableFile.encodeSealed(table, compressed: [ColumnName.image: frame])
     }
 
     private func imageHashes(_ images: IngestedImages, jobs: Int) -> [UInt8] {

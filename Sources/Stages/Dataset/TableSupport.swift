@@ -57,7 +57,8 @@ public enum Emotion {
 
 /// The artifact name every table-producing stage uses.
 public let tableArtifact = "table"
-/// The artifact holding the pixels (a table with one `image` blob column); row tables
+/// The artifact holding the pixels (a table with one `image` column: `blobs`, or `uint8`
+/// when every image has the same size, as a FER2013 CSV's do); row tables
 /// point into it through `image_index`, and stages that do not touch pixels forward it
 /// by id, so the images are stored once.
 public let imagesArtifact = "images"
@@ -83,7 +84,7 @@ struct ImageSet {
     init(_ input: StageInput) throws {
         let (file, sealed) = try input.sealedBytes(imagesArtifact)
         let t = try TableFile.decode(file, source: "images of stage '\(input.stage)'", sealVerified: sealed)
-        (offsets, bytes) = try t.blobs(ColumnName.image)
+        (offsets, bytes) = try t.rowBytes(ColumnName.image)
     }
 
     func pixels(_ i: Int) -> ArraySlice<UInt8> { bytes[Int(offsets[i])..<Int(offsets[i + 1])] }

@@ -79,7 +79,7 @@ public enum DatasetExport {
             throw VersionError.unsupported("version \(data.version.shortID) has no features, and its images differ in size, so they do not form one array; export them with --format png")
         }
         let images = try VersionDataset.decodeArtifact(imagesArtifact, of: data.stage, in: data.version, layout: layout)
-        let (offsets, blob) = try images.blobs(ColumnName.image)
+        let (offsets, blob) = try images.rowBytes(ColumnName.image)
         let size = Int(w0 * h0 * c0)
         var bytes = [UInt8]()
         bytes.reserveCapacity(size * t.rowCount)
@@ -210,7 +210,7 @@ public enum DatasetExport {
             throw VersionError.unsupported("the table of stage '\(stage.name)' has no '\(ColumnName.imageIndex)' column, so its rows do not point at images")
         }
         let images = try VersionDataset.decodeArtifact(imagesArtifact, of: stage, in: version, layout: layout)
-        let (offsets, blob) = try images.blobs(ColumnName.image)
+        let (offsets, blob) = try images.rowBytes(ColumnName.image)
         let index = try t.int32(ColumnName.imageIndex)
         let w = try t.int32(ColumnName.imageWidth), h = try t.int32(ColumnName.imageHeight), c = try t.int32(ColumnName.imageChannels)
         let ids = (try? t.strings(ColumnName.itemID)) ?? (0..<t.rowCount).map(String.init)
