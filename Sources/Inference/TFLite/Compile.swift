@@ -123,6 +123,9 @@ extension GraphPlan {
             let kernel = ReduceKernel(inputShape: shape, outputStrides: strides, outputCount: count, divisor: divisor, scratch: doubles)
             let x = inputs[0]
             return { kernel.run(x, output) }
+        case let .layerNorm(kernel):
+            let x = inputs[0]
+            return { kernel.run(x, output) }
         }
     }
 

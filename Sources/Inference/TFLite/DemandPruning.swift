@@ -123,6 +123,12 @@ extension GraphPlan {
             reduced[rank - 2] = rows
             need(node.inputs[0], rows * inView.columns, nil)
             return .reduce(inputShape: reduced, outputStrides: outputStrides, outputCount: rows, divisor: divisor)
+        case let .layerNorm(k):
+            // Rows are normalised apart.
+            guard view.rows == k.rows, view.columns == k.columns else { return nil }
+            need(node.inputs[0], rows * k.columns, nil)
+            return .layerNorm(LayerNormKernel(rows: rows, columns: k.columns, meanDivisor: k.meanDivisor,
+                                              varianceDivisor: k.varianceDivisor, epsilon: k.epsilon, gamma: k.gamma))
         case let .gather(k):
             // Output rows are whole (dense), so only their number shrinks.
             let live = k.liveAxes

@@ -34,9 +34,12 @@ public final class Interpreter {
 
     /// `pruning: false` computes every row of every tensor (see `pruneToDemand`), for tests
     /// that check the pruned graph against the whole one.
-    init(model: TFLiteModel, kernelPath: KernelPath, pruning: Bool) throws(ModelError) {
+    /// `fusingLayerNorms: false` keeps each layer norm as its ten operators (see
+    /// `LayerNormKernel`), for tests that check the fused graph against them.
+    init(model: TFLiteModel, kernelPath: KernelPath, pruning: Bool, fusingLayerNorms: Bool = true) throws(ModelError) {
         var plan = try GraphPlan(model: model, kernelPath: kernelPath)
         plan.fuse()
+        if fusingLayerNorms { plan.fuseLayerNorms() }
         if pruning { plan.pruneToDemand() }
         multiplyAdds = plan.multiplyAdds
         let compiled = try plan.compile()
@@ -116,6 +119,8 @@ struct GraphPlan {
         case pad(PadKernel)
         case concat(ConcatKernel)
         case reduce(inputShape: [Int], outputStrides: [Int], outputCount: Int, divisor: Double)
+        /// inputs: [x]
+        case layerNorm(LayerNormKernel)
     }
 
     struct Node {
@@ -274,6 +279,7 @@ extension GraphPlan.Node {
         case .pad: return "pad"
         case .concat: return "concat"
         case .reduce: return "mean"
+        case .layerNorm: return "layer norm"
         }
     }
 }
