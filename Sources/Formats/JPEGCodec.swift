@@ -49,14 +49,17 @@ public enum JPEGCodec {
             throw FormatError(file: source, message:
                 "is too large to decode: \(w)x\(h) pixels x \(channels) channels, the limit is \(maxDecodedBytes) bytes")
         }
-        var pixels = [UInt8](repeating: 0, count: size)
         let format = isGray ? Int32(TJPF_GRAY.rawValue) : Int32(TJPF_RGB.rawValue)
         // LIMITSCANS: a progressive file with thousands of scans would take minutes to decode.
         let flags = Int32(TJFLAG_LIMITSCANS)
-        let status = bytes.withUnsafeBufferPointer { src in
-            pixels.withUnsafeMutableBufferPointer { out in
+        var status: Int32 = 0
+        // Not zero-filled first: the decoder writes every byte, and on failure (`status` != 0,
+        // including a truncated file's warning) the pixels are thrown away below.
+        let pixels = [UInt8](unsafeUninitializedCapacity: size) { out, initialized in
+            status = bytes.withUnsafeBufferPointer { src in
                 tjDecompress2(handle, src.baseAddress, UInt(src.count), out.baseAddress, width, Int32(rowBytes), height, format, flags)
             }
+            initialized = size
         }
         guard status == 0 else {
             let warning = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue)
