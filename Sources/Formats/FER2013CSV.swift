@@ -70,7 +70,7 @@ public struct FER2013Table: Sendable {
     public var imageHashes: [UInt8] = []
     /// `pixels` as one zstd frame, compressed as the rows were read, when the read was asked
     /// for it (`compressPixels`): a `uint8` column of width 2304 can use it as is.
-    public var compressedPixels: ZstdFrameWriter.ZstdFrame?
+    public var compressedPixels: ZstdFrameWriter.Frame?
     public var count: Int { emotions.count }
 
     public init(emotions: [UInt8] = [], usages: [FER2013Usage] = [], pixels: [UInt8] = [],

@@ -10,8 +10,9 @@
 ///     28       H     header (below)
 ///     28+H     4     CRC-32C of the header
 ///     28+H+4   ...   column blocks, back to back in header order; each is one zstd frame
-///                    (level 3) of the column's raw payload, either made in one call (content
-///                    size in its header) or streamed as the column was produced (no size)
+///                    of the column's raw payload: made in one call at level 3 (content size
+///                    in its header), or streamed by the column's producer as it made the
+///                    column (no size; the FER2013 reader's pixels, at level -1)
 ///     L-32     32    SHA-256 of bytes 0..<L-32
 ///
 /// Header: row count u64; metadata entry count u32, then per entry key and value (sorted by
@@ -28,7 +29,7 @@
 /// 'features'") and hostile bytes never steer a read out of bounds; the per-column CRC-32C
 /// names the damaged column; the trailing SHA-256 covers everything, including the zstd frames
 /// (which carry no checksum of their own). Encoding is a pure function of the table (sorted
-/// metadata, fixed level, single-threaded libzstd), so equal tables give equal bytes and
+/// metadata, fixed levels, single-threaded libzstd), so equal tables give equal bytes and
 /// equal content ids with the same libzstd version; a streamed column adds the pattern of its
 /// writer's calls, which its producer keeps fixed (the FER2013 reader: one image a call).
 /// File bytes with their SHA-256, computed while they were written.
@@ -70,7 +71,7 @@ public enum TableFile {
     /// `encodeSealed`, with the zstd frames of some columns' raw payloads already made (by
     /// a `ZstdFrameWriter` fed the payload while it was produced), keyed by column name.
     /// A frame whose raw size is not its column's payload size is a programming error.
-    public static func encodeSealed(_ table: Table, compressed: [String: ZstdFrameWriter.ZstdFrame]) -> SealedBytes {
+    public static func encodeSealed(_ table: Table, compressed: [String: ZstdFrameWriter.Frame]) -> SealedBytes {
         var header = ByteWriter()
         header.u64(UInt64(table.rowCount))
         let entries = table.metadata.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }

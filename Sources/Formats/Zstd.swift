@@ -124,7 +124,7 @@ public enum Zstd {
 /// (single-threaded libzstd, no content size in the header); callers that need stable bytes
 /// append in a fixed pattern. They differ from `Zstd.compress` of the same data.
 public final class ZstdFrameWriter {
-    public struct ZstdFrame: Sendable {
+    public struct Frame: Sendable {
         public let bytes: [UInt8]
         /// How many bytes the frame decompresses to.
         public let rawCount: Int
@@ -162,13 +162,13 @@ public final class ZstdFrameWriter {
     }
 
     /// Ends the frame.
-    public func finish() -> ZstdFrame {
+    public func finish() -> Frame {
         precondition(!finished, "finish called twice")
         finished = true
         var input = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
         while drain(&input, ZSTD_e_end) != 0 {}
         defer { frame = [] }
-        return ZstdFrame(bytes: frame, rawCount: rawCount)
+        return Frame(bytes: frame, rawCount: rawCount)
     }
 
     /// One compression call; returns zstd's count of bytes still to flush.

@@ -17,7 +17,7 @@ struct ZstdTests {
     @Test("a frame written in pieces decodes to the pieces, and the same pieces give the same bytes")
     func frameWriter() throws {
         for level: Int32 in [-1, 3] {
-            func written(_ pieceSize: Int) -> ZstdFrameWriter.ZstdFrame {
+            func written(_ pieceSize: Int) -> ZstdFrameWriter.Frame {
                 let writer = ZstdFrameWriter(level: level)
                 var offset = 0
                 while offset < Self.sample.count {

@@ -129,7 +129,7 @@ public struct IngestStage: Stage {
         /// The images' SHA-256, 32 bytes each, when the reader took them; else empty.
         var hashes: [UInt8] = []
         /// `pixels` compressed by the reader (a CSV's images, all 48x48); else nil.
-        var compressedPixels: ZstdFrameWriter.ZstdFrame?
+        var compressedPixels: ZstdFrameWriter.Frame?
     }
 
     /// The images artifact: a CSV's equal-size images as one `uint8` column, whose zstd frame
