@@ -4,7 +4,7 @@ import Testing
 
 /// The warp gives the bytes of the per-pixel formula of spec A.4-A.6 for any output width,
 /// rotated and projective quads, both borders, gray and RGB: the reference for any rewrite
-/// of its inner loop (a vectorised one was tried for issue 16, see BENCHMARKS.md).
+/// of its inner loop (the eight-pixel interior path among them).
 @Suite struct ImageWarpTests {
     /// A.4-A.6 pixel by pixel, written independently of the warp's loop.
     static func plainWarp(_ source: [UInt8], width: Int, height: Int, channels: Int, quad: Quad, border: WarpBorder,
@@ -60,6 +60,54 @@ import Testing
                 }
             }
         }
+    }
+
+    /// Eight interior pixels at a time (`interiorOctet`): wide rows over a larger image, a
+    /// rotated projective quad inside it, one crossing its edges, and one ending at the last
+    /// pixel (where the RGB word load would pass the end and the octet falls back).
+    @Test(arguments: [1, 3])
+    func warpOctetsMatchPlainFormula(channels: Int) {
+        var random = SeededRandom(seed: 88)
+        let (width, height) = (301, 203)
+        let source = (0 ..< width * height * channels).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        let quads = [
+            Quad(bottomLeft: [40.3, 180.9], topLeft: [20.1, 30.25], topRight: [250.7, 10.5], bottomRight: [280.2, 170.6]),
+            Quad(bottomLeft: [-30, 250], topLeft: [-20, -40], topRight: [330, -10], bottomRight: [320, 240]),
+            Quad(bottomLeft: [250, 202.4], topLeft: [250, 150], topRight: [300.3, 150], bottomRight: [300.3, 202.4]),
+        ]
+        for (outputWidth, outputHeight) in [(64, 9), (33, 17), (256, 3)] {
+            for quad in quads {
+                for border in [WarpBorder.zero, .replicate] {
+                    var out = [UInt8](repeating: 0, count: outputWidth * outputHeight * 3)
+                    source.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { o in
+                        ImageWarp.warp(source: s, sourceWidth: width, sourceHeight: height, channels: channels, quad: quad,
+                                       border: border, into: o, outputWidth: outputWidth, outputHeight: outputHeight)
+                    } }
+                    let expected = Self.plainWarp(source, width: width, height: height, channels: channels, quad: quad,
+                                                  border: border, outputWidth: outputWidth, outputHeight: outputHeight)
+                    #expect(out == expected, "\(outputWidth)x\(outputHeight), \(channels) channel(s), \(border), \(quad)")
+                }
+            }
+        }
+    }
+
+    /// The eight-lane blend in wrapping unsigned arithmetic is the scalar one for every
+    /// 1/32 position and neighbour values that make the differences negative.
+    @Test func octetBlendEqualsTheScalarBlend() {
+        var random = SeededRandom(seed: 32)
+        var mismatches = 0
+        for _ in 0 ..< 256 {
+            let p = (0 ..< 4).map { _ in SIMD8<UInt32>((0 ..< 8).map { _ in UInt32(truncatingIfNeeded: random.next() & 255) }) }
+            let fx = SIMD8<UInt32>((0 ..< 8).map { _ in UInt32(truncatingIfNeeded: random.next() & 31) })
+            let fy = SIMD8<UInt32>((0 ..< 8).map { _ in UInt32(truncatingIfNeeded: random.next() & 31) })
+            let lanes = ImageWarp.interiorBlend(p[0], p[1], p[2], p[3], fx, fy)
+            for i in 0 ..< 8 {
+                let scalar = ImageWarp.interiorBlend(Int32(p[0][i]), Int32(p[1][i]), Int32(p[2][i]), Int32(p[3][i]),
+                                                     Int32(fx[i]), Int32(fy[i]))
+                if lanes[i] != UInt32(scalar) { mismatches += 1 }
+            }
+        }
+        #expect(mismatches == 0)
     }
 
     /// The interior pixels' factored blend, scalar and vector, is A.4-A.6 exactly, for every

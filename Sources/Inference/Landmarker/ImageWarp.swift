@@ -65,82 +65,172 @@ public enum ImageWarp {
         let outputEnd = outputWidth &* outputHeight &* 3
         // x0 and x0 + 1 (y0 and y0 + 1) both inside, as one unsigned compare each.
         let lastX = UInt(bitPattern: sourceWidth &- 1), lastY = UInt(bitPattern: sourceHeight &- 1)
+        // Eight interior pixels at a time in 32-bit lanes, when indices fit them.
+        let octets = sourceWidth < 1 << 24 && sourceHeight < 1 << 24 && source.count < 1 << 30
         var o = 0
         for v in 0..<outputHeight {
             map.fixedPositions(columns: scratch.columns, t: Double(v) / Double(outputHeight),
                                x: scratch.fixedX, y: scratch.fixedY)
-            for u in 0..<outputWidth {
-                let fixedX = Int(scratch.fixedX[u]), fixedY = Int(scratch.fixedY[u])
-                let x0 = fixedX >> 5, fx = Int32(truncatingIfNeeded: fixedX & 31)
-                let y0 = fixedY >> 5, fy = Int32(truncatingIfNeeded: fixedY & 31)
-                if UInt(bitPattern: x0) < lastX && UInt(bitPattern: y0) < lastY {
-                    // All four neighbours inside: no clamp, no border, and the A.4 weights
-                    // factor exactly (integers, no rounding in between), so the sum
-                    // 32 * ((32-fy) * rowA + fy * rowB) with rowA = (32-fx) p00 + fx p10 needs
-                    // 3 multiplies per channel instead of 4 plus 4 weights, and its A.6
-                    // rounding (32 X + 2^14) >> 15 is (X + 2^9) >> 10.
-                    let i00 = y0 &* rowBytes &+ x0 &* channels, i01 = i00 &+ rowBytes
-                    if channels == 1 {
-                        let value = interiorBlend(Int32(source[i00]), Int32(source[i00 &+ 1]),
-                                                  Int32(source[i01]), Int32(source[i01 &+ 1]), fx, fy)
-                        output[o] = value
-                        output[o &+ 1] = value
-                        output[o &+ 2] = value
-                    } else if i01 &+ 7 <= source.count && o &+ 4 <= outputEnd {
-                        // The three channels at once, one 4-byte load per neighbour: the 4th
-                        // lane is the next pixel's red (in range, computed and discarded), and
-                        // its byte stored at o + 3 is written over by the next pixel.
-                        let s = UnsafeRawPointer(source.baseAddress!)
-                        let value = interiorBlend(
-                            SIMD4<Int32>(truncatingIfNeeded: s.loadUnaligned(fromByteOffset: i00, as: SIMD4<UInt8>.self)),
-                            SIMD4<Int32>(truncatingIfNeeded: s.loadUnaligned(fromByteOffset: i00 &+ 3, as: SIMD4<UInt8>.self)),
-                            SIMD4<Int32>(truncatingIfNeeded: s.loadUnaligned(fromByteOffset: i01, as: SIMD4<UInt8>.self)),
-                            SIMD4<Int32>(truncatingIfNeeded: s.loadUnaligned(fromByteOffset: i01 &+ 3, as: SIMD4<UInt8>.self)),
-                            SIMD4(repeating: fx), SIMD4(repeating: fy))
-                        UnsafeMutableRawPointer(output.baseAddress! + o).storeBytes(of: value, as: SIMD4<UInt8>.self)
-                    } else {
-                        for c in 0..<3 {
-                            output[o &+ c] = interiorBlend(
-                                Int32(source[i00 &+ c]), Int32(source[i00 &+ 3 &+ c]),
-                                Int32(source[i01 &+ c]), Int32(source[i01 &+ 3 &+ c]), fx, fy)
-                        }
-                    }
-                    o &+= 3
+            var u = 0
+            while u < outputWidth {
+                let end = min(u &+ 8, outputWidth)
+                if octets && end == u &+ 8 && o &+ 25 <= outputEnd
+                    && interiorOctet(source: source, channels: channels, rowBytes: rowBytes,
+                                     lastX: UInt32(truncatingIfNeeded: lastX), lastY: UInt32(truncatingIfNeeded: lastY),
+                                     fixedX: scratch.fixedX + u, fixedY: scratch.fixedY + u,
+                                     output: UnsafeMutableRawPointer(output.baseAddress! + o)) {
+                    u = end
+                    o &+= 24
                     continue
                 }
-                // A.4: weights (32-fx)(32-fy)*32 etc., 2^15 in total. Wrapping arithmetic:
-                // every term is bounded (fx, fy < 32, values < 256).
-                var w00 = (32 &- fx) &* (32 &- fy) &* 32, w10 = fx &* (32 &- fy) &* 32
-                var w01 = (32 &- fx) &* fy &* 32, w11 = fx &* fy &* 32
-                // A.5: clamped neighbours are BORDER_REPLICATE; for BORDER_ZERO an outside
-                // neighbour keeps a clamped (valid) index but loses its weight.
-                let xa = min(max(x0, 0), sourceWidth - 1), xb = min(max(x0 + 1, 0), sourceWidth - 1)
-                let ya = min(max(y0, 0), sourceHeight - 1), yb = min(max(y0 + 1, 0), sourceHeight - 1)
-                if zeroBorder {
-                    let xaIn: Int32 = xa == x0 ? 1 : 0, xbIn: Int32 = xb == x0 + 1 ? 1 : 0
-                    let yaIn: Int32 = ya == y0 ? 1 : 0, ybIn: Int32 = yb == y0 + 1 ? 1 : 0
-                    w00 &*= xaIn &* yaIn
-                    w10 &*= xbIn &* yaIn
-                    w01 &*= xaIn &* ybIn
-                    w11 &*= xbIn &* ybIn
+                for w in u..<end {
+                    pixel(source: source, sourceWidth: sourceWidth, sourceHeight: sourceHeight, channels: channels,
+                          zeroBorder: zeroBorder, rowBytes: rowBytes, lastX: lastX, lastY: lastY, outputEnd: outputEnd,
+                          fixedX: Int(scratch.fixedX[w]), fixedY: Int(scratch.fixedY[w]), into: output, at: o)
+                    o &+= 3
                 }
-                // Clamped indices into an image whose size was checked: no overflow.
-                let i00 = (ya &* sourceWidth &+ xa) &* channels, i10 = (ya &* sourceWidth &+ xb) &* channels
-                let i01 = (yb &* sourceWidth &+ xa) &* channels, i11 = (yb &* sourceWidth &+ xb) &* channels
-                if channels == 1 {
-                    let value = blend(Int32(source[i00]), Int32(source[i10]), Int32(source[i01]),
-                                      Int32(source[i11]), w00, w10, w01, w11)
-                    output[o] = value
-                    output[o + 1] = value
-                    output[o + 2] = value
-                } else {
-                    for c in 0..<3 {
-                        output[o + c] = blend(Int32(source[i00 + c]), Int32(source[i10 + c]),
-                                              Int32(source[i01 + c]), Int32(source[i11 + c]),
-                                              w00, w10, w01, w11)
-                    }
+                u = end
+            }
+        }
+    }
+
+    /// Eight consecutive output pixels whose four neighbours are all inside the image: each
+    /// neighbour's bytes are loaded as one 32-bit word per pixel (RGB: the pixel and the next
+    /// red; gray: the pixel and its right neighbour), the channels split into lanes and
+    /// blended with `interiorBlend`'s integer operations in 32-bit wrapping arithmetic (the
+    /// true values stay in 0..<2^18, so the bits are the scalar path's). Each pixel is stored
+    /// as a 4-byte word whose 4th byte the next store overwrites (the caller keeps the 25th
+    /// byte inside the warp's output). False, with nothing written, when a pixel is not interior.
+    @inline(__always)
+    static func interiorOctet(source: UnsafeBufferPointer<UInt8>, channels: Int, rowBytes: Int,
+                              lastX: UInt32, lastY: UInt32,
+                              fixedX: UnsafePointer<Int32>, fixedY: UnsafePointer<Int32>,
+                              output: UnsafeMutableRawPointer) -> Bool {
+        let px = UnsafeRawPointer(fixedX).loadUnaligned(as: SIMD8<UInt32>.self)
+        let py = UnsafeRawPointer(fixedY).loadUnaligned(as: SIMD8<UInt32>.self)
+        // A negative position's bit pattern shifts to at least 2^26, above any last index.
+        // x0 < lastX exactly when x0 - lastX wraps (both are below 2^31): all eight pixels are
+        // interior when every lane's difference has its top bit set for x and y (a minimum,
+        // not a mask compare, which Swift lowers lane by lane through memory).
+        let x0 = px &>> 5, y0 = py &>> 5
+        let interior = (x0 &- SIMD8(repeating: lastX)) & (y0 &- SIMD8(repeating: lastY))
+        guard interior.min() >= 1 << 31 else { return false }
+        let fx = px & 31, fy = py & 31
+        let row = UInt32(truncatingIfNeeded: rowBytes)
+        let base = UnsafeRawPointer(source.baseAddress!)
+        let packed: SIMD8<UInt32>
+        if channels == 1 {
+            let i00 = y0 &* row &+ x0, i01 = i00 &+ row
+            let top = gather16(base, i00), bottom = gather16(base, i01)
+            let value = interiorBlend(top & 255, top &>> 8, bottom & 255, bottom &>> 8, fx, fy)
+            packed = value &* 0x01_0101
+        } else {
+            let i00 = y0 &* row &+ x0 &* 3, i01 = i00 &+ row
+            // The last 4-byte load reads i01 + 3 ... i01 + 6.
+            guard Int(i01.max()) &+ 7 <= source.count else { return false }
+            let a = gather32(base, i00, 0), b = gather32(base, i00, 3)
+            let c = gather32(base, i01, 0), d = gather32(base, i01, 3)
+            @inline(__always) func channel(_ shift: UInt32) -> SIMD8<UInt32> {
+                interiorBlend((a &>> shift) & 255, (b &>> shift) & 255, (c &>> shift) & 255, (d &>> shift) & 255, fx, fy)
+            }
+            packed = channel(0) | channel(8) &<< 8 | channel(16) &<< 16
+        }
+        for lane in 0..<8 { output.storeBytes(of: packed[lane], toByteOffset: 3 &* lane, as: UInt32.self) }
+        return true
+    }
+
+    /// The 32-bit little-endian words at `base + index[lane] + offset`.
+    @inline(__always)
+    static func gather32(_ base: UnsafeRawPointer, _ index: SIMD8<UInt32>, _ offset: Int) -> SIMD8<UInt32> {
+        @inline(__always) func word(_ lane: Int) -> UInt32 {
+            UInt32(littleEndian: base.loadUnaligned(fromByteOffset: Int(index[lane]) &+ offset, as: UInt32.self))
+        }
+        return SIMD8(word(0), word(1), word(2), word(3), word(4), word(5), word(6), word(7))
+    }
+
+    /// The 16-bit little-endian words at `base + index[lane]`, in 32-bit lanes.
+    @inline(__always)
+    static func gather16(_ base: UnsafeRawPointer, _ index: SIMD8<UInt32>) -> SIMD8<UInt32> {
+        @inline(__always) func word(_ lane: Int) -> UInt32 {
+            UInt32(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: Int(index[lane]), as: UInt16.self)))
+        }
+        return SIMD8(word(0), word(1), word(2), word(3), word(4), word(5), word(6), word(7))
+    }
+
+    /// One output pixel, any position: the factored blend when the four neighbours are
+    /// inside, else A.4-A.6 with the border rule.
+    @inline(__always)
+    private static func pixel(
+        source: UnsafeBufferPointer<UInt8>, sourceWidth: Int, sourceHeight: Int, channels: Int,
+        zeroBorder: Bool, rowBytes: Int, lastX: UInt, lastY: UInt, outputEnd: Int,
+        fixedX: Int, fixedY: Int, into output: UnsafeMutableBufferPointer<UInt8>, at o: Int
+    ) {
+        let x0 = fixedX >> 5, fx = Int32(truncatingIfNeeded: fixedX & 31)
+        let y0 = fixedY >> 5, fy = Int32(truncatingIfNeeded: fixedY & 31)
+        if UInt(bitPattern: x0) < lastX && UInt(bitPattern: y0) < lastY {
+            // All four neighbours inside: no clamp, no border, and the A.4 weights
+            // factor exactly (integers, no rounding in between), so the sum
+            // 32 * ((32-fy) * rowA + fy * rowB) with rowA = (32-fx) p00 + fx p10 needs
+            // 3 multiplies per channel instead of 4 plus 4 weights, and its A.6
+            // rounding (32 X + 2^14) >> 15 is (X + 2^9) >> 10.
+            let i00 = y0 &* rowBytes &+ x0 &* channels, i01 = i00 &+ rowBytes
+            if channels == 1 {
+                let value = interiorBlend(Int32(source[i00]), Int32(source[i00 &+ 1]),
+                                          Int32(source[i01]), Int32(source[i01 &+ 1]), fx, fy)
+                output[o] = value
+                output[o &+ 1] = value
+                output[o &+ 2] = value
+            } else if i01 &+ 7 <= source.count && o &+ 4 <= outputEnd {
+                // The three channels at once, one 4-byte load per neighbour: the 4th
+                // lane is the next pixel's red (in range, computed and discarded), and
+                // its byte stored at o + 3 is written over by the next pixel.
+                let s = UnsafeRawPointer(source.baseAddress!)
+                let value = interiorBlend(
+                    SIMD4<Int32>(truncatingIfNeeded: s.loadUnaligned(fromByteOffset: i00, as: SIMD4<UInt8>.self)),
+                    SIMD4<Int32>(truncatingIfNeeded: s.loadUnaligned(fromByteOffset: i00 &+ 3, as: SIMD4<UInt8>.self)),
+                    SIMD4<Int32>(truncatingIfNeeded: s.loadUnaligned(fromByteOffset: i01, as: SIMD4<UInt8>.self)),
+                    SIMD4<Int32>(truncatingIfNeeded: s.loadUnaligned(fromByteOffset: i01 &+ 3, as: SIMD4<UInt8>.self)),
+                    SIMD4(repeating: fx), SIMD4(repeating: fy))
+                UnsafeMutableRawPointer(output.baseAddress! + o).storeBytes(of: value, as: SIMD4<UInt8>.self)
+            } else {
+                for c in 0..<3 {
+                    output[o &+ c] = interiorBlend(
+                        Int32(source[i00 &+ c]), Int32(source[i00 &+ 3 &+ c]),
+                        Int32(source[i01 &+ c]), Int32(source[i01 &+ 3 &+ c]), fx, fy)
                 }
-                o += 3
+            }
+            return
+        }
+        // A.4: weights (32-fx)(32-fy)*32 etc., 2^15 in total. Wrapping arithmetic:
+        // every term is bounded (fx, fy < 32, values < 256).
+        var w00 = (32 &- fx) &* (32 &- fy) &* 32, w10 = fx &* (32 &- fy) &* 32
+        var w01 = (32 &- fx) &* fy &* 32, w11 = fx &* fy &* 32
+        // A.5: clamped neighbours are BORDER_REPLICATE; for BORDER_ZERO an outside
+        // neighbour keeps a clamped (valid) index but loses its weight.
+        let xa = min(max(x0, 0), sourceWidth - 1), xb = min(max(x0 + 1, 0), sourceWidth - 1)
+        let ya = min(max(y0, 0), sourceHeight - 1), yb = min(max(y0 + 1, 0), sourceHeight - 1)
+        if zeroBorder {
+            let xaIn: Int32 = xa == x0 ? 1 : 0, xbIn: Int32 = xb == x0 + 1 ? 1 : 0
+            let yaIn: Int32 = ya == y0 ? 1 : 0, ybIn: Int32 = yb == y0 + 1 ? 1 : 0
+            w00 &*= xaIn &* yaIn
+            w10 &*= xbIn &* yaIn
+            w01 &*= xaIn &* ybIn
+            w11 &*= xbIn &* ybIn
+        }
+        // Clamped indices into an image whose size was checked: no overflow.
+        let i00 = (ya &* sourceWidth &+ xa) &* channels, i10 = (ya &* sourceWidth &+ xb) &* channels
+        let i01 = (yb &* sourceWidth &+ xa) &* channels, i11 = (yb &* sourceWidth &+ xb) &* channels
+        if channels == 1 {
+            let value = blend(Int32(source[i00]), Int32(source[i10]), Int32(source[i01]),
+                              Int32(source[i11]), w00, w10, w01, w11)
+            output[o] = value
+            output[o + 1] = value
+            output[o + 2] = value
+        } else {
+            for c in 0..<3 {
+                output[o + c] = blend(Int32(source[i00 + c]), Int32(source[i10 + c]),
+                                      Int32(source[i01 + c]), Int32(source[i11 + c]),
+                                      w00, w10, w01, w11)
             }
         }
     }
@@ -162,6 +252,16 @@ public enum ImageWarp {
         let rowA = p00 &<< 5 &+ fx &* (p10 &- p00), rowB = p01 &<< 5 &+ fx &* (p11 &- p01)
         let x = rowA &<< 5 &+ fy &* (rowB &- rowA)
         return SIMD4<UInt8>(truncatingIfNeeded: (x &+ (1 << 9)) &>> 10)
+    }
+
+    /// `interiorBlend` for eight pixels, in 32-bit wrapping arithmetic: the differences
+    /// wrap, but every result is the true value (0...255) because it lies in 0..<2^32.
+    @inline(__always)
+    static func interiorBlend(_ p00: SIMD8<UInt32>, _ p10: SIMD8<UInt32>, _ p01: SIMD8<UInt32>, _ p11: SIMD8<UInt32>,
+                              _ fx: SIMD8<UInt32>, _ fy: SIMD8<UInt32>) -> SIMD8<UInt32> {
+        let rowA = p00 &<< 5 &+ fx &* (p10 &- p00), rowB = p01 &<< 5 &+ fx &* (p11 &- p01)
+        let x = rowA &<< 5 &+ fy &* (rowB &- rowA)
+        return (x &+ (1 << 9)) &>> 10
     }
 
     /// A.6: the weighted sum rounded back to uint8.
