@@ -101,6 +101,64 @@ struct KernelPathTests {
         }
     }
 
+    /// One row against float16 weights (`gemv`: 64-column groups and the narrower last
+    /// group) gives the bits of one FMA chain over k from zero, then bias, residual, clamp
+    /// and PRELU, as the tiles do, on both packings and in segments; a pruned matrix still
+    /// computes every column its blocks cover. Weights that are not all float16 values get
+    /// no float16 copy.
+    @Test(arguments: [(1, 8, 1), (9, 24, 3), (64, 97, 2), (33, 130, 1), (512, 1434, 2), (12, 64, 4)])
+    func oneRowWithFloat16WeightsIsOneFMAChain(k: Int, n: Int, segments: Int) {
+        var random = SeededRandom(seed: UInt64(k * 10 + n))
+        let segmentLength = k / segments, segmentStride = segmentLength + 3
+        let lda = segments * segmentStride + 1
+        let a = (0 ..< lda + 64).map { _ in Float(random.unit() * 2 - 1) }
+        let b = (0 ..< k * n).map { _ in Float(Float16(random.unit() * 2 - 1)) }
+        let bias = (0 ..< n).map { _ in Float(random.unit() - 0.5) } + [Float](repeating: 0, count: 32)
+        let alpha = (0 ..< n).map { _ in Float(random.unit() * 0.5) } + [Float](repeating: 0, count: 32)
+        let residualChannels = max(1, n - 5)
+        let residual = (0 ..< residualChannels).map { _ in Float(random.unit() - 0.5) } + [Float](repeating: 0, count: 32)
+        var expected: [UInt32] = []
+        for j in 0 ..< n {
+            var v: Float = 0
+            for kk in 0 ..< k { v = v.addingProduct(a[(kk / segmentLength) * segmentStride + kk % segmentLength], b[kk * n + j]) }
+            v += bias[j]
+            if j < residualChannels { v += residual[j] }
+            v = min(max(v, -1), 1.5)
+            expected.append((v < 0 ? v * alpha[j] : v).bitPattern)
+        }
+        for path in KernelPath.allCases {
+            var storage: [UnsafeMutablePointer<Float>] = []
+            defer { storage.forEach { $0.deallocate() } }
+            let packed = PackedMatrix(k: k, n: n, wide: path == .avx512, oneRow: true,
+                                      allocate: { storage.append(.allocate(capacity: $0)); return storage.last! },
+                                      element: { b[$0 * n + $1] })
+            #expect(packed.half != nil)
+            let keep = packed.blocks.last!.column  // prune the last block away
+            for matrix in [packed, packed.keepingColumns(below: keep)] {
+                let covered = matrix.blocks.reduce(0) { max($0, $1.column + $1.width) }
+                var out = [Float](repeating: .nan, count: n + 32)
+                bias.withUnsafeBufferPointer { biasP in alpha.withUnsafeBufferPointer { alphaP in residual.withUnsafeBufferPointer { resP in
+                    let epilogue = Epilogue(bias: biasP.baseAddress!, lower: -1, upper: 1.5, alpha: alphaP.baseAddress!,
+                                            residual: resP.baseAddress!, residualStride: residualChannels, residualChannels: residualChannels)
+                    a.withUnsafeBufferPointer { aP in out.withUnsafeMutableBufferPointer { outP in
+                        gemm(a: aP.baseAddress!, lda: lda, rows: 1, b: matrix, epilogue: epilogue, c: outP.baseAddress!, ldc: n,
+                             segments: segments, segmentStride: segmentStride)
+                    } }
+                } } }
+                let columns = min(n, covered)
+                #expect(out[0 ..< columns].map(\.bitPattern) == Array(expected[0 ..< columns]),
+                        "\(path): k \(k), n \(n), \(segments) segments, columns below \(covered)")
+            }
+        }
+        // One weight that float16 cannot hold: float32 only.
+        var storage: [UnsafeMutablePointer<Float>] = []
+        defer { storage.forEach { $0.deallocate() } }
+        let exact = PackedMatrix(k: k, n: n, wide: false, oneRow: true,
+                                 allocate: { storage.append(.allocate(capacity: $0)); return storage.last! },
+                                 element: { $0 == k - 1 && $1 == n - 1 ? 1 + .ulpOfOne : b[$0 * n + $1] })
+        #expect(exact.half == nil)
+    }
+
     /// MAX_POOL_2D's unrolled whole-2x2-window path gives the bits of a plain loop over the
     /// in-range taps, next to the partial windows of SAME padding, with and without a clamp.
     @Test(arguments: [8, 12, 28, 42])

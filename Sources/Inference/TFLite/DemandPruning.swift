@@ -167,15 +167,17 @@ extension GraphPlan {
 }
 
 extension PackedMatrix {
-    init(k: Int, n: Int, blocks: [Block], wide: Bool) {
+    init(k: Int, n: Int, blocks: [Block], wide: Bool, half: HalfPanels?) {
         self.k = k
         self.n = n
         self.blocks = blocks
         self.wide = wide
+        self.half = half
     }
 
-    /// The same packed weights with only the column blocks that start before `column`.
+    /// The same packed weights with only the column blocks that start before `column`
+    /// (`gemv` computes the columns those blocks cover).
     func keepingColumns(below column: Int) -> PackedMatrix {
-        PackedMatrix(k: k, n: n, blocks: blocks.filter { $0.column < column }, wide: wide)
+        PackedMatrix(k: k, n: n, blocks: blocks.filter { $0.column < column }, wide: wide, half: half)
     }
 }

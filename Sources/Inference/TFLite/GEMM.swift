@@ -19,13 +19,18 @@ struct PackedMatrix {
     let blocks: [Block]
     /// Packed for the 512-bit tiles.
     let wide: Bool
+    /// The same weights as float16 for products of one row (`gemv`), or nil.
+    let half: HalfPanels?
 
-    /// `element(kk, nn)` gives B[kk][nn]. `allocate` owns the memory.
-    init(k: Int, n: Int, wide: Bool,
+    /// `element(kk, nn)` gives B[kk][nn]. `allocate` owns the memory. With `oneRow`, a
+    /// float16 copy is kept too when every weight is a float16 value (the face models'
+    /// weights are stored as float16).
+    init(k: Int, n: Int, wide: Bool, oneRow: Bool = false,
          allocate: (Int) -> UnsafeMutablePointer<Float>, element: (Int, Int) -> Float) {
         self.k = k
         self.n = n
         self.wide = wide
+        half = oneRow ? HalfPanels(k: k, n: n, allocate: allocate, element: element) : nil
         var blocks: [Block] = []
         var column = 0
         while column < n {
@@ -41,6 +46,42 @@ struct PackedMatrix {
             column += width
         }
         self.blocks = blocks
+    }
+}
+
+/// Float16 weights for one-row products: groups of up to 64 columns (8 vectors of 8), each
+/// group's k x width halves contiguous. Only made when every weight converts to float16
+/// and back unchanged, so the products see the same float32 weights.
+struct HalfPanels {
+    struct Group {
+        let column: Int
+        let width: Int          // a multiple of 8, at most 64
+        let data: UnsafeRawPointer
+    }
+    let groups: [Group]
+
+    init?(k: Int, n: Int, allocate: (Int) -> UnsafeMutablePointer<Float>, element: (Int, Int) -> Float) {
+        for kk in 0 ..< k {
+            for nn in 0 ..< n {
+                let v = element(kk, nn)
+                guard Float(Float16(v)) == v else { return nil }
+            }
+        }
+        var groups: [Group] = []
+        var column = 0
+        while column < n {
+            let width = min(64, (n - column + 7) / 8 * 8)
+            // Two halves per float of the allocation (zeroed padding columns).
+            let data = UnsafeMutableRawPointer(allocate((k * width + 1) / 2))
+            for kk in 0 ..< k {
+                for j in 0 ..< width where column + j < n {
+                    data.storeBytes(of: Float16(element(kk, column + j)), toByteOffset: 2 * (kk * width + j), as: Float16.self)
+                }
+            }
+            groups.append(Group(column: column, width: width, data: UnsafeRawPointer(data)))
+            column += width
+        }
+        self.groups = groups
     }
 }
 
@@ -222,6 +263,10 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
           segments: Int = 1, segmentStride: Int = 0) {
     assert(ldc == b.n, "whole-vector stores need dense rows")
     assert(b.k % segments == 0)
+    if rows == 1, let half = b.half {
+        gemv(a: a, b: b, half: half, epilogue: e, c: c, segments: segments, segmentStride: segmentStride)
+        return
+    }
     let segmentLength = b.k / segments
     // Rows in blocks that keep A in L1 while every column block passes over it; 48 on the
     // 256-bit path is a whole number of its 6- and 12-row tiles.
@@ -449,4 +494,63 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
         }
         m0 = mEnd
     }
+}
+
+/// `gemm` of one row with the float16 copy of the weights. Each output is the same chain of
+/// fused multiply-adds over k from zero, then the same epilogue, so the bits are the tiles';
+/// the weights cost half the memory traffic (the face mesh's last layer, 512 x 1434, streams
+/// 2.9 MB of float32 per image), and eight independent chains hide the FMA latency.
+func gemv(a: UnsafePointer<Float>, b: PackedMatrix, half: HalfPanels, epilogue e: Epilogue,
+          c: UnsafeMutablePointer<Float>, segments: Int, segmentStride: Int) {
+    let segmentLength = b.k / segments
+    // A pruned matrix (`keepingColumns`) computes only the columns its blocks cover.
+    let limit = b.blocks.reduce(0) { max($0, $1.column + $1.width) }
+    for group in half.groups where group.column < limit {
+        let p = group.data
+        let out = c + group.column
+        if group.width == 64 {
+            var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+            var c4 = SIMD8<Float>(), c5 = SIMD8<Float>(), c6 = SIMD8<Float>(), c7 = SIMD8<Float>()
+            var offset = 0
+            for seg in 0 ..< segments {
+                let so = seg * segmentStride
+                for kk in so ..< so + segmentLength {
+                    let s = SIMD8<Float>(repeating: a[kk])
+                    c0.addProduct(s, half8(p, offset)); c1.addProduct(s, half8(p, offset + 16))
+                    c2.addProduct(s, half8(p, offset + 32)); c3.addProduct(s, half8(p, offset + 48))
+                    c4.addProduct(s, half8(p, offset + 64)); c5.addProduct(s, half8(p, offset + 80))
+                    c6.addProduct(s, half8(p, offset + 96)); c7.addProduct(s, half8(p, offset + 112))
+                    offset += 128
+                }
+            }
+            let col = group.column
+            Finish8(e, column: col, row: 0)(c0, row: 0, out)
+            Finish8(e, column: col + 8, row: 0)(c1, row: 0, out + 8)
+            Finish8(e, column: col + 16, row: 0)(c2, row: 0, out + 16)
+            Finish8(e, column: col + 24, row: 0)(c3, row: 0, out + 24)
+            Finish8(e, column: col + 32, row: 0)(c4, row: 0, out + 32)
+            Finish8(e, column: col + 40, row: 0)(c5, row: 0, out + 40)
+            Finish8(e, column: col + 48, row: 0)(c6, row: 0, out + 48)
+            Finish8(e, column: col + 56, row: 0)(c7, row: 0, out + 56)
+        } else {
+            // The last, narrower group: one chain per 8 columns.
+            for j in 0 ..< group.width / 8 {
+                var acc = SIMD8<Float>()
+                var offset = 16 * j
+                for seg in 0 ..< segments {
+                    let so = seg * segmentStride
+                    for kk in so ..< so + segmentLength {
+                        acc.addProduct(SIMD8<Float>(repeating: a[kk]), half8(p, offset))
+                        offset += 2 * group.width
+                    }
+                }
+                Finish8(e, column: group.column + 8 * j, row: 0)(acc, row: 0, out + 8 * j)
+            }
+        }
+    }
+}
+
+/// Eight float16 weights at `byteOffset`, widened to float32 (exactly).
+@inline(__always) func half8(_ p: UnsafeRawPointer, _ byteOffset: Int) -> SIMD8<Float> {
+    SIMD8<Float>(p.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Float16>.self))
 }

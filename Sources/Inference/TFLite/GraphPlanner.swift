@@ -161,7 +161,8 @@ extension GraphPlan {
                               zeroRow: allocate(g.inW * g.inC + 16))
         } else {
             let k = kH * kW * xs[3]
-            let packed = PackedMatrix(k: k, n: outC, wide: kernelPath == .avx512, allocate: buffers.floats,
+            let packed = PackedMatrix(k: k, n: outC, wide: kernelPath == .avx512, oneRow: g.batch * oh * ow == 1,
+                                      allocate: buffers.floats,
                                       element: { kk, nn in w[nn * k + kk] })
             if ConvolutionKernel.needsIm2col(g) { im2colFloats = max(im2colFloats, ConvolutionKernel.rowBlock * k) }
             kind = .conv(g, packed, bias: bias, lower: lower, upper: upper, alpha: nil, residualChannels: 0)
