@@ -32,7 +32,8 @@ let extractCommand = CommandSpec(
         position in the walk. detected is 1 or 0; the scores are empty when no face is found.
         'blendset predict --model M --input FILE.csv' reads this file as it is.
         An image that cannot be read is reported on stderr and left out; the CSV is still written,
-        and the exit code is then 65. --rows selects data rows of a CSV, or positions of images.
+        and the exit code is then 65. --rows selects data rows of a CSV (the file is read no
+        further than row B), or positions of images.
         The output is byte-identical for any --jobs. Progress (done/total, images/s, ETA) goes to stderr.
         """,
     options: [.extractInput, .extractOut, .extractModel, .extractRows, .emotions, .jobs],
@@ -80,7 +81,7 @@ let extractCommand = CommandSpec(
             guard FileManager.default.fileExists(atPath: input) else {
                 throw PipelineError.missingInput(stage: "extract", parameter: "--input", path: input, hint: "Pass a FER2013 CSV (emotion,pixels,Usage), plain or .zst.")
             }
-            let csv = try FER2013CSV.read(path: input)
+            let csv = try FER2013CSV.read(path: input, throughDataRow: range?.upperBound)
             let rows = csv.dataRows.indices.filter {
                 (range?.contains(Int(csv.dataRows[$0])) ?? true) && (emotions?.contains(csv.emotions[$0]) ?? true)
             }

@@ -37,6 +37,35 @@ struct FER2013CSVTests {
         }
     }
 
+    @Test("reading through a data row stops there: the same first rows, later lines unread, earlier bad rows still refused")
+    func readThroughDataRow() throws {
+        let whole = try FER2013CSV.read(path: Self.fixturePath)
+        let dir = try TemporaryDirectory()
+        let zst = dir.path + "/mini.csv.zst"
+        try AtomicFile.write(Zstd.compress(try readFileBytes(atPath: Self.fixturePath)), to: zst)
+        for path in [Self.fixturePath, zst] {
+            for last in [0, 5, 172, 173, 500] {
+                let table = try FER2013CSV.read(path: path, hashImages: true, throughDataRow: last)
+                let n = min(last + 1, whole.count)
+                #expect(table.count == n, "\(path) through \(last)")
+                #expect(table.dataRows == Array(whole.dataRows[..<n]))
+                #expect(table.emotions == Array(whole.emotions[..<n]))
+                #expect(table.pixels == Array(whole.pixels[..<(n * FER2013CSV.pixelsPerImage)]))
+                #expect(table.imageHashes.count == n * 32)
+            }
+        }
+        // A bad row 10 (line 12) and a truncated last line: refused by a whole read, never
+        // reached when reading through row 9; a read through row 10 still refuses it.
+        var lines = try String(contentsOfFile: Self.fixturePath, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        lines[11] = "3,1 2 3,Training"
+        let bad = dir.path + "/bad.csv"
+        try AtomicFile.write(Array((lines.joined(separator: "\n") + "9,oops").utf8), to: bad)
+        #expect(throws: FormatError.self) { try FER2013CSV.read(path: bad) }
+        #expect(try FER2013CSV.read(path: bad, throughDataRow: 9).count == 10)
+        let error = try #require(throws: FormatError.self) { try FER2013CSV.read(path: bad, throughDataRow: 10) }
+        #expect(error.line == 12)
+    }
+
     @Test("images hashed while parsing are each image's SHA-256, plain and .zst")
     func hashedWhileParsing() throws {
         let dir = try TemporaryDirectory()
