@@ -35,6 +35,23 @@ import Testing
         return out
     }
 
+    /// The warp of `source` through each quad, with both borders, is `plainWarp`'s.
+    static func expectPlainWarp(_ source: [UInt8], width: Int, height: Int, channels: Int, quads: [Quad],
+                                outputWidth: Int, outputHeight: Int) {
+        for quad in quads {
+            for border in [WarpBorder.zero, .replicate] {
+                var out = [UInt8](repeating: 0, count: outputWidth * outputHeight * 3)
+                source.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { o in
+                    ImageWarp.warp(source: s, sourceWidth: width, sourceHeight: height, channels: channels, quad: quad,
+                                   border: border, into: o, outputWidth: outputWidth, outputHeight: outputHeight)
+                } }
+                let expected = plainWarp(source, width: width, height: height, channels: channels, quad: quad, border: border,
+                                         outputWidth: outputWidth, outputHeight: outputHeight)
+                #expect(out == expected, "\(outputWidth)x\(outputHeight), \(channels) channel(s), \(border), \(quad)")
+            }
+        }
+    }
+
     @Test(arguments: [(13, 9), (8, 8), (21, 17), (7, 30)])
     func warpMatchesPlainFormula(outputWidth: Int, outputHeight: Int) {
         var random = SeededRandom(seed: UInt64(outputWidth * 100 + outputHeight))
@@ -47,18 +64,8 @@ import Testing
         for channels in [1, 3] {
             let (width, height) = (37, 29)
             let source = (0 ..< width * height * channels).map { _ in UInt8(truncatingIfNeeded: random.next()) }
-            for quad in quads {
-                for border in [WarpBorder.zero, .replicate] {
-                    var out = [UInt8](repeating: 0, count: outputWidth * outputHeight * 3)
-                    source.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { o in
-                        ImageWarp.warp(source: s, sourceWidth: width, sourceHeight: height, channels: channels, quad: quad,
-                                       border: border, into: o, outputWidth: outputWidth, outputHeight: outputHeight)
-                    } }
-                    let expected = Self.plainWarp(source, width: width, height: height, channels: channels, quad: quad, border: border,
-                                                  outputWidth: outputWidth, outputHeight: outputHeight)
-                    #expect(out == expected, "\(outputWidth)x\(outputHeight), \(channels) channel(s), \(border), \(quad)")
-                }
-            }
+            Self.expectPlainWarp(source, width: width, height: height, channels: channels, quads: quads,
+                                 outputWidth: outputWidth, outputHeight: outputHeight)
         }
     }
 
@@ -76,18 +83,8 @@ import Testing
             Quad(bottomLeft: [250, 202.4], topLeft: [250, 150], topRight: [300.3, 150], bottomRight: [300.3, 202.4]),
         ]
         for (outputWidth, outputHeight) in [(64, 9), (33, 17), (256, 3)] {
-            for quad in quads {
-                for border in [WarpBorder.zero, .replicate] {
-                    var out = [UInt8](repeating: 0, count: outputWidth * outputHeight * 3)
-                    source.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { o in
-                        ImageWarp.warp(source: s, sourceWidth: width, sourceHeight: height, channels: channels, quad: quad,
-                                       border: border, into: o, outputWidth: outputWidth, outputHeight: outputHeight)
-                    } }
-                    let expected = Self.plainWarp(source, width: width, height: height, channels: channels, quad: quad,
-                                                  border: border, outputWidth: outputWidth, outputHeight: outputHeight)
-                    #expect(out == expected, "\(outputWidth)x\(outputHeight), \(channels) channel(s), \(border), \(quad)")
-                }
-            }
+            Self.expectPlainWarp(source, width: width, height: height, channels: channels, quads: quads,
+                                 outputWidth: outputWidth, outputHeight: outputHeight)
         }
     }
 
