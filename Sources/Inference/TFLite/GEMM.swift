@@ -61,6 +61,10 @@ struct HalfPanels {
     let groups: [Group]
 
     init?(k: Int, n: Int, allocate: (Int) -> UnsafeMutablePointer<Float>, element: (Int, Int) -> Float) {
+        #if os(macOS) && arch(x86_64)
+        // Swift has no Float16 on Intel Macs: one-row products use the float32 tiles there.
+        return nil
+        #else
         for kk in 0 ..< k {
             for nn in 0 ..< n {
                 let v = element(kk, nn)
@@ -71,17 +75,19 @@ struct HalfPanels {
         var column = 0
         while column < n {
             let width = min(64, (n - column + 7) / 8 * 8)
-            // Two halves per float of the allocation (zeroed padding columns).
+            // Two halves per float of the allocation; the padding columns are zeros.
             let data = UnsafeMutableRawPointer(allocate((k * width + 1) / 2))
             for kk in 0 ..< k {
-                for j in 0 ..< width where column + j < n {
-                    data.storeBytes(of: Float16(element(kk, column + j)), toByteOffset: 2 * (kk * width + j), as: Float16.self)
+                for j in 0 ..< width {
+                    let v: Float16 = column + j < n ? Float16(element(kk, column + j)) : 0
+                    data.storeBytes(of: v, toByteOffset: 2 * (kk * width + j), as: Float16.self)
                 }
             }
             groups.append(Group(column: column, width: width, data: UnsafeRawPointer(data)))
             column += width
         }
         self.groups = groups
+        #endif
     }
 }
 
@@ -263,10 +269,12 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
           segments: Int = 1, segmentStride: Int = 0) {
     assert(ldc == b.n, "whole-vector stores need dense rows")
     assert(b.k % segments == 0)
+    #if !(os(macOS) && arch(x86_64))
     if rows == 1, let half = b.half {
         gemv(a: a, b: b, half: half, epilogue: e, c: c, segments: segments, segmentStride: segmentStride)
         return
     }
+    #endif
     let segmentLength = b.k / segments
     // Rows in blocks that keep A in L1 while every column block passes over it; 48 on the
     // 256-bit path is a whole number of its 6- and 12-row tiles.
@@ -496,6 +504,7 @@ func gemm(a: UnsafePointer<Float>, lda: Int, rows: Int, b: PackedMatrix,
     }
 }
 
+#if !(os(macOS) && arch(x86_64))
 /// `gemm` of one row with the float16 copy of the weights. Each output is the same chain of
 /// fused multiply-adds over k from zero, then the same epilogue, so the bits are the tiles';
 /// the weights cost half the memory traffic (the face mesh's last layer, 512 x 1434, streams
@@ -554,3 +563,4 @@ func gemv(a: UnsafePointer<Float>, b: PackedMatrix, half: HalfPanels, epilogue e
 @inline(__always) func half8(_ p: UnsafeRawPointer, _ byteOffset: Int) -> SIMD8<Float> {
     SIMD8<Float>(p.loadUnaligned(fromByteOffset: byteOffset, as: SIMD8<Float16>.self))
 }
+#endif
