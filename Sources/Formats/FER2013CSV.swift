@@ -309,7 +309,7 @@ package struct FER2013Parser {
             try parseHeader(start, end)
             return
         }
-        if isBlank(start, end) || isComplete { return }
+        if isBlank(start, end) { return }
         let row = dataRow
         dataRow += 1
         switch parseRow(start, end) {
