@@ -327,6 +327,21 @@ struct ExtractTests {
         #expect(two.stderr.contains("40 images"))
     }
 
+    @Test("--rows A-B reads the CSV no further than row B: a bad row after it is never reached")
+    func rowsStopTheRead() throws {
+        let dir = CLI.folder()
+        let model = URL(fileURLWithPath: "../shared/models/face_landmarker.task").standardizedFileURL.path
+        var lines = try String(contentsOfFile: CLI.fixture, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[101] = "3,1 2 3,Training"  // data row 100: 3 pixels instead of 2304
+        let bad = dir + "/bad.csv"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: bad, atomically: true, encoding: .utf8)
+        let first = try CLI.run(["extract", "--model", model, "--input", bad, "--rows", "0-9", "--jobs", "1", "--out", dir + "/first.csv"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("10 images"))
+        let whole = try CLI.run(["extract", "--model", model, "--input", bad, "--rows", "0-100", "--jobs", "1", "--out", dir + "/whole.csv"])
+        #expect(whole.status == 65 && whole.stderr.contains("bad.csv:102: expected 2304 pixel values"), "\(whole.stderr)")
+    }
+
     @Test("a missing model or bad --rows is a clear error")
     func errors() throws {
         let r = try CLI.run(["extract", "--model", "/nope.task", "--input", CLI.fixture, "--out", "/tmp/x.csv"])

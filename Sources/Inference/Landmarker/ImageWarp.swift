@@ -99,7 +99,7 @@ public enum ImageWarp {
     /// red; gray: the pixel and its right neighbour), the channels split into lanes and
     /// blended with `interiorBlend`'s integer operations in 32-bit wrapping arithmetic (the
     /// true values stay in 0..<2^18, so the bits are the scalar path's). Each pixel is stored
-    /// as a 4-byte word whose 4th byte the next store overwrites (the caller keeps the 25th
+    /// as a 4-byte little-endian word whose 4th byte the next store overwrites (the caller keeps the 25th
     /// byte inside the warp's output). False, with nothing written, when a pixel is not interior.
     @inline(__always)
     static func interiorOctet(source: UnsafeBufferPointer<UInt8>, channels: Int, rowBytes: Int,
@@ -135,7 +135,7 @@ public enum ImageWarp {
             }
             packed = channel(0) | channel(8) &<< 8 | channel(16) &<< 16
         }
-        for lane in 0..<8 { output.storeBytes(of: packed[lane], toByteOffset: 3 &* lane, as: UInt32.self) }
+        for lane in 0..<8 { output.storeBytes(of: packed[lane].littleEndian, toByteOffset: 3 &* lane, as: UInt32.self) }
         return true
     }
 
