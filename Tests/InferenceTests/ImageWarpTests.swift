@@ -69,9 +69,10 @@ import Testing
         }
     }
 
-    /// Eight interior pixels at a time (`interiorOctet`): wide rows over a larger image, a
-    /// rotated projective quad inside it, one crossing its edges, and one ending at the last
-    /// pixel (where the RGB word load would pass the end and the octet falls back).
+    /// Eight pixels at a time (`octet`, and `replicatedOctet` for the replicate border):
+    /// wide rows over a larger image, a rotated projective quad inside it, one crossing its
+    /// edges, one ending at the last pixel (where the RGB word load would pass the end and
+    /// the octet falls back), and one reaching thousands of pixels past every edge.
     @Test(arguments: [1, 3])
     func warpOctetsMatchPlainFormula(channels: Int) {
         var random = SeededRandom(seed: 88)
@@ -81,6 +82,7 @@ import Testing
             Quad(bottomLeft: [40.3, 180.9], topLeft: [20.1, 30.25], topRight: [250.7, 10.5], bottomRight: [280.2, 170.6]),
             Quad(bottomLeft: [-30, 250], topLeft: [-20, -40], topRight: [330, -10], bottomRight: [320, 240]),
             Quad(bottomLeft: [250, 202.4], topLeft: [250, 150], topRight: [300.3, 150], bottomRight: [300.3, 202.4]),
+            Quad(bottomLeft: [-5000.5, 9000.25], topLeft: [-4000.75, -7000.5], topRight: [8000.1, -6000.3], bottomRight: [7000.9, 8000.7]),
         ]
         for (outputWidth, outputHeight) in [(64, 9), (33, 17), (256, 3)] {
             Self.expectPlainWarp(source, width: width, height: height, channels: channels, quads: quads,

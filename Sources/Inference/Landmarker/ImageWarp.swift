@@ -75,10 +75,11 @@ public enum ImageWarp {
             while u < outputWidth {
                 let end = min(u &+ 8, outputWidth)
                 if octets && end == u &+ 8 && o &+ 25 <= outputEnd
-                    && interiorOctet(source: source, channels: channels, rowBytes: rowBytes,
-                                     lastX: UInt32(truncatingIfNeeded: lastX), lastY: UInt32(truncatingIfNeeded: lastY),
-                                     fixedX: scratch.fixedX + u, fixedY: scratch.fixedY + u,
-                                     output: UnsafeMutableRawPointer(output.baseAddress! + o)) {
+                    && octet(source: source, sourceWidth: sourceWidth, sourceHeight: sourceHeight, channels: channels,
+                             rowBytes: rowBytes, replicate: !zeroBorder,
+                             lastX: UInt32(truncatingIfNeeded: lastX), lastY: UInt32(truncatingIfNeeded: lastY),
+                             fixedX: scratch.fixedX + u, fixedY: scratch.fixedY + u,
+                             output: UnsafeMutableRawPointer(output.baseAddress! + o)) {
                     u = end
                     o &+= 24
                     continue
@@ -100,12 +101,14 @@ public enum ImageWarp {
     /// blended with `interiorBlend`'s integer operations in 32-bit wrapping arithmetic (the
     /// true values stay in 0..<2^18, so the bits are the scalar path's). Each pixel is stored
     /// as a 4-byte little-endian word whose 4th byte the next store overwrites (the caller keeps the 25th
-    /// byte inside the warp's output). False, with nothing written, when a pixel is not interior.
+    /// byte inside the warp's output). With `replicate`, pixels whose neighbours fall outside
+    /// take the clamped neighbours (`replicatedOctet`). False, with nothing written, when a
+    /// pixel is not interior and the border is zero, or when an RGB word load would pass the end.
     @inline(__always)
-    static func interiorOctet(source: UnsafeBufferPointer<UInt8>, channels: Int, rowBytes: Int,
-                              lastX: UInt32, lastY: UInt32,
-                              fixedX: UnsafePointer<Int32>, fixedY: UnsafePointer<Int32>,
-                              output: UnsafeMutableRawPointer) -> Bool {
+    static func octet(source: UnsafeBufferPointer<UInt8>, sourceWidth: Int, sourceHeight: Int, channels: Int,
+                      rowBytes: Int, replicate: Bool, lastX: UInt32, lastY: UInt32,
+                      fixedX: UnsafePointer<Int32>, fixedY: UnsafePointer<Int32>,
+                      output: UnsafeMutableRawPointer) -> Bool {
         let px = UnsafeRawPointer(fixedX).loadUnaligned(as: SIMD8<UInt32>.self)
         let py = UnsafeRawPointer(fixedY).loadUnaligned(as: SIMD8<UInt32>.self)
         // A negative position's bit pattern shifts to at least 2^26, above any last index.
@@ -114,7 +117,11 @@ public enum ImageWarp {
         // not a mask compare, which Swift lowers lane by lane through memory).
         let x0 = px &>> 5, y0 = py &>> 5
         let interior = (x0 &- SIMD8(repeating: lastX)) & (y0 &- SIMD8(repeating: lastY))
-        guard interior.min() >= 1 << 31 else { return false }
+        guard interior.min() >= 1 << 31 else {
+            guard replicate else { return false }
+            return replicatedOctet(source: source, sourceWidth: sourceWidth, sourceHeight: sourceHeight,
+                                   channels: channels, px: px, py: py, output: output)
+        }
         let fx = px & 31, fy = py & 31
         let row = UInt32(truncatingIfNeeded: rowBytes)
         let base = UnsafeRawPointer(source.baseAddress!)
@@ -137,6 +144,56 @@ public enum ImageWarp {
         }
         for lane in 0..<8 { output.storeBytes(of: packed[lane].littleEndian, toByteOffset: 3 &* lane, as: UInt32.self) }
         return true
+    }
+
+    /// Eight pixels of a replicate-border warp, any position: each neighbour index is
+    /// clamped into the image (A.5's BORDER_REPLICATE), and the four clamped neighbours go
+    /// through the interior blend, which is A.4-A.6's weighted sum exactly for any four values.
+    /// Positions are within ±2^25 pixels (`roundedToInt32`), so the signed lanes cannot overflow.
+    @inline(__always)
+    static func replicatedOctet(source: UnsafeBufferPointer<UInt8>, sourceWidth: Int, sourceHeight: Int,
+                                channels: Int, px: SIMD8<UInt32>, py: SIMD8<UInt32>,
+                                output: UnsafeMutableRawPointer) -> Bool {
+        let sx = SIMD8<Int32>(truncatingIfNeeded: px) &>> 5, sy = SIMD8<Int32>(truncatingIfNeeded: py) &>> 5
+        let lastX = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: sourceWidth &- 1))
+        let lastY = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: sourceHeight &- 1))
+        // Sign-mask arithmetic, not mask compares (which Swift lowers lane by lane).
+        @inline(__always) func clamped(_ v: SIMD8<Int32>, _ last: SIMD8<Int32>) -> SIMD8<UInt32> {
+            let low = v & ~(v &>> 31)
+            let excess = last &- low
+            return SIMD8<UInt32>(truncatingIfNeeded: low &+ (excess & (excess &>> 31)))
+        }
+        let xa = clamped(sx, lastX), xb = clamped(sx &+ 1, lastX)
+        let ya = clamped(sy, lastY), yb = clamped(sy &+ 1, lastY)
+        let fx = px & 31, fy = py & 31
+        let width = SIMD8<UInt32>(repeating: UInt32(truncatingIfNeeded: sourceWidth))
+        let rowA = ya &* width, rowB = yb &* width
+        let base = UnsafeRawPointer(source.baseAddress!)
+        let packed: SIMD8<UInt32>
+        if channels == 1 {
+            let value = interiorBlend(gather8(base, rowA &+ xa), gather8(base, rowA &+ xb),
+                                      gather8(base, rowB &+ xa), gather8(base, rowB &+ xb), fx, fy)
+            packed = value &* 0x01_0101
+        } else {
+            let i00 = (rowA &+ xa) &* 3, i10 = (rowA &+ xb) &* 3, i01 = (rowB &+ xa) &* 3, i11 = (rowB &+ xb) &* 3
+            // Each 4-byte load reads one byte past its pixel.
+            guard Int(i11.max()) &+ 4 <= source.count && Int(i01.max()) &+ 4 <= source.count else { return false }
+            let a = gather32(base, i00, 0), b = gather32(base, i10, 0)
+            let c = gather32(base, i01, 0), d = gather32(base, i11, 0)
+            @inline(__always) func channel(_ shift: UInt32) -> SIMD8<UInt32> {
+                interiorBlend((a &>> shift) & 255, (b &>> shift) & 255, (c &>> shift) & 255, (d &>> shift) & 255, fx, fy)
+            }
+            packed = channel(0) | channel(8) &<< 8 | channel(16) &<< 16
+        }
+        for lane in 0..<8 { output.storeBytes(of: packed[lane].littleEndian, toByteOffset: 3 &* lane, as: UInt32.self) }
+        return true
+    }
+
+    /// The bytes at `base + index[lane]`, in 32-bit lanes.
+    @inline(__always)
+    static func gather8(_ base: UnsafeRawPointer, _ index: SIMD8<UInt32>) -> SIMD8<UInt32> {
+        @inline(__always) func byte(_ lane: Int) -> UInt32 { UInt32(base.load(fromByteOffset: Int(index[lane]), as: UInt8.self)) }
+        return SIMD8(byte(0), byte(1), byte(2), byte(3), byte(4), byte(5), byte(6), byte(7))
     }
 
     /// The 32-bit little-endian words at `base + index[lane] + offset`.
