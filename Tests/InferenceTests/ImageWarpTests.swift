@@ -69,7 +69,7 @@ import Testing
         }
     }
 
-    /// Eight pixels at a time (`octet`, and `replicatedOctet` for the replicate border):
+    /// Eight pixels at a time (`octet`, and `borderOctet` for pixels with outside neighbours):
     /// wide rows over a larger image, a rotated projective quad inside it, one crossing its
     /// edges, one ending at the last pixel (where the RGB word load would pass the end and
     /// the octet falls back), and one reaching thousands of pixels past every edge.

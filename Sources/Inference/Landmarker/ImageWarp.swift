@@ -101,9 +101,8 @@ public enum ImageWarp {
     /// blended with `interiorBlend`'s integer operations in 32-bit wrapping arithmetic (the
     /// true values stay in 0..<2^18, so the bits are the scalar path's). Each pixel is stored
     /// as a 4-byte little-endian word whose 4th byte the next store overwrites (the caller keeps the 25th
-    /// byte inside the warp's output). With `replicate`, pixels whose neighbours fall outside
-    /// take the clamped neighbours (`replicatedOctet`). False, with nothing written, when a
-    /// pixel is not interior and the border is zero, or when an RGB word load would pass the end.
+    /// byte inside the warp's output). When a pixel is not interior, all eight go through
+    /// `borderOctet`. False, with nothing written, when an RGB word load would pass the end.
     @inline(__always)
     static func octet(source: UnsafeBufferPointer<UInt8>, sourceWidth: Int, sourceHeight: Int, channels: Int,
                       rowBytes: Int, replicate: Bool, lastX: UInt32, lastY: UInt32,
@@ -118,9 +117,8 @@ public enum ImageWarp {
         let x0 = px &>> 5, y0 = py &>> 5
         let interior = (x0 &- SIMD8(repeating: lastX)) & (y0 &- SIMD8(repeating: lastY))
         guard interior.min() >= 1 << 31 else {
-            guard replicate else { return false }
-            return replicatedOctet(source: source, sourceWidth: sourceWidth, sourceHeight: sourceHeight,
-                                   channels: channels, px: px, py: py, output: output)
+            return borderOctet(source: source, sourceWidth: sourceWidth, sourceHeight: sourceHeight,
+                               channels: channels, zeroBorder: !replicate, px: px, py: py, output: output)
         }
         let fx = px & 31, fy = py & 31
         let row = UInt32(truncatingIfNeeded: rowBytes)
@@ -146,14 +144,16 @@ public enum ImageWarp {
         return true
     }
 
-    /// Eight pixels of a replicate-border warp, any position: each neighbour index is
-    /// clamped into the image (A.5's BORDER_REPLICATE), and the four clamped neighbours go
-    /// through the interior blend, which is A.4-A.6's weighted sum exactly for any four values.
-    /// Positions are within ±2^25 pixels (`roundedToInt32`), so the signed lanes cannot overflow.
+    /// Eight pixels at any position, for either border. Each neighbour index is clamped into
+    /// the image (A.5): that is BORDER_REPLICATE; for BORDER_CONSTANT an outside neighbour's
+    /// value is then zeroed, which takes out its term as zeroing its weight does. The four
+    /// neighbours go through the interior blend, A.4-A.6's weighted sum exactly for any four
+    /// values. Positions are within ±2^25 pixels (`roundedToInt32`): the lanes cannot overflow.
+    /// False, with nothing written, when an RGB word load would pass the end.
     @inline(__always)
-    static func replicatedOctet(source: UnsafeBufferPointer<UInt8>, sourceWidth: Int, sourceHeight: Int,
-                                channels: Int, px: SIMD8<UInt32>, py: SIMD8<UInt32>,
-                                output: UnsafeMutableRawPointer) -> Bool {
+    static func borderOctet(source: UnsafeBufferPointer<UInt8>, sourceWidth: Int, sourceHeight: Int,
+                            channels: Int, zeroBorder: Bool, px: SIMD8<UInt32>, py: SIMD8<UInt32>,
+                            output: UnsafeMutableRawPointer) -> Bool {
         let sx = SIMD8<Int32>(truncatingIfNeeded: px) &>> 5, sy = SIMD8<Int32>(truncatingIfNeeded: py) &>> 5
         let lastX = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: sourceWidth &- 1))
         let lastY = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: sourceHeight &- 1))
@@ -163,23 +163,36 @@ public enum ImageWarp {
             let excess = last &- low
             return SIMD8<UInt32>(truncatingIfNeeded: low &+ (excess & (excess &>> 31)))
         }
-        let xa = clamped(sx, lastX), xb = clamped(sx &+ 1, lastX)
-        let ya = clamped(sy, lastY), yb = clamped(sy &+ 1, lastY)
+        /// All ones where 0 <= v <= last, else zero.
+        @inline(__always) func inside(_ v: SIMD8<Int32>, _ last: SIMD8<Int32>) -> SIMD8<UInt32> {
+            SIMD8<UInt32>(truncatingIfNeeded: ~((v | (last &- v)) &>> 31))
+        }
+        let sx1 = sx &+ 1, sy1 = sy &+ 1
+        let xa = clamped(sx, lastX), xb = clamped(sx1, lastX)
+        let ya = clamped(sy, lastY), yb = clamped(sy1, lastY)
         let fx = px & 31, fy = py & 31
         let width = SIMD8<UInt32>(repeating: UInt32(truncatingIfNeeded: sourceWidth))
         let rowA = ya &* width, rowB = yb &* width
         let base = UnsafeRawPointer(source.baseAddress!)
+        var keep00 = SIMD8<UInt32>(repeating: .max), keep10 = keep00, keep01 = keep00, keep11 = keep00
+        if zeroBorder {
+            let inXa = inside(sx, lastX), inXb = inside(sx1, lastX), inYa = inside(sy, lastY), inYb = inside(sy1, lastY)
+            keep00 = inXa & inYa
+            keep10 = inXb & inYa
+            keep01 = inXa & inYb
+            keep11 = inXb & inYb
+        }
         let packed: SIMD8<UInt32>
         if channels == 1 {
-            let value = interiorBlend(gather8(base, rowA &+ xa), gather8(base, rowA &+ xb),
-                                      gather8(base, rowB &+ xa), gather8(base, rowB &+ xb), fx, fy)
+            let value = interiorBlend(gather8(base, rowA &+ xa) & keep00, gather8(base, rowA &+ xb) & keep10,
+                                      gather8(base, rowB &+ xa) & keep01, gather8(base, rowB &+ xb) & keep11, fx, fy)
             packed = value &* 0x01_0101
         } else {
             let i00 = (rowA &+ xa) &* 3, i10 = (rowA &+ xb) &* 3, i01 = (rowB &+ xa) &* 3, i11 = (rowB &+ xb) &* 3
             // Each 4-byte load reads one byte past its pixel.
             guard Int(i11.max()) &+ 4 <= source.count && Int(i01.max()) &+ 4 <= source.count else { return false }
-            let a = gather32(base, i00, 0), b = gather32(base, i10, 0)
-            let c = gather32(base, i01, 0), d = gather32(base, i11, 0)
+            let a = gather32(base, i00, 0) & keep00, b = gather32(base, i10, 0) & keep10
+            let c = gather32(base, i01, 0) & keep01, d = gather32(base, i11, 0) & keep11
             @inline(__always) func channel(_ shift: UInt32) -> SIMD8<UInt32> {
                 interiorBlend((a &>> shift) & 255, (b &>> shift) & 255, (c &>> shift) & 255, (d &>> shift) & 255, fx, fy)
             }
