@@ -133,15 +133,29 @@ public enum ImageWarp {
             let i00 = y0 &* row &+ x0 &* 3, i01 = i00 &+ row
             // The last 4-byte load reads i01 + 3 ... i01 + 6.
             guard Int(i01.max()) &+ 7 <= source.count else { return false }
-            let a = gather32(base, i00, 0), b = gather32(base, i00, 3)
-            let c = gather32(base, i01, 0), d = gather32(base, i01, 3)
-            @inline(__always) func channel(_ shift: UInt32) -> SIMD8<UInt32> {
-                interiorBlend((a &>> shift) & 255, (b &>> shift) & 255, (c &>> shift) & 255, (d &>> shift) & 255, fx, fy)
-            }
-            packed = channel(0) | channel(8) &<< 8 | channel(16) &<< 16
+            packed = blendWords(gather32(base, i00, 0), gather32(base, i00, 3),
+                                gather32(base, i01, 0), gather32(base, i01, 3), fx, fy)
         }
-        for lane in 0..<8 { output.storeBytes(of: packed[lane].littleEndian, toByteOffset: 3 &* lane, as: UInt32.self) }
+        storeOctet(packed, output)
         return true
+    }
+
+    /// `interiorBlend` of four neighbours given as RGB words (red in the low byte, a 4th byte
+    /// ignored), packed back the same way.
+    @inline(__always)
+    static func blendWords(_ a: SIMD8<UInt32>, _ b: SIMD8<UInt32>, _ c: SIMD8<UInt32>, _ d: SIMD8<UInt32>,
+                           _ fx: SIMD8<UInt32>, _ fy: SIMD8<UInt32>) -> SIMD8<UInt32> {
+        @inline(__always) func channel(_ shift: UInt32) -> SIMD8<UInt32> {
+            interiorBlend((a &>> shift) & 255, (b &>> shift) & 255, (c &>> shift) & 255, (d &>> shift) & 255, fx, fy)
+        }
+        return channel(0) | channel(8) &<< 8 | channel(16) &<< 16
+    }
+
+    /// Eight RGB pixels as 4-byte little-endian words 3 bytes apart: each word's 4th byte is
+    /// overwritten by the next, and the last one's lands on the 25th byte (the caller's).
+    @inline(__always)
+    static func storeOctet(_ packed: SIMD8<UInt32>, _ output: UnsafeMutableRawPointer) {
+        for lane in 0..<8 { output.storeBytes(of: packed[lane].littleEndian, toByteOffset: 3 &* lane, as: UInt32.self) }
     }
 
     /// Eight pixels at any position, for either border. Each neighbour index is clamped into
@@ -191,14 +205,10 @@ public enum ImageWarp {
             let i00 = (rowA &+ xa) &* 3, i10 = (rowA &+ xb) &* 3, i01 = (rowB &+ xa) &* 3, i11 = (rowB &+ xb) &* 3
             // Each 4-byte load reads one byte past its pixel.
             guard Int(i11.max()) &+ 4 <= source.count && Int(i01.max()) &+ 4 <= source.count else { return false }
-            let a = gather32(base, i00, 0) & keep00, b = gather32(base, i10, 0) & keep10
-            let c = gather32(base, i01, 0) & keep01, d = gather32(base, i11, 0) & keep11
-            @inline(__always) func channel(_ shift: UInt32) -> SIMD8<UInt32> {
-                interiorBlend((a &>> shift) & 255, (b &>> shift) & 255, (c &>> shift) & 255, (d &>> shift) & 255, fx, fy)
-            }
-            packed = channel(0) | channel(8) &<< 8 | channel(16) &<< 16
+            packed = blendWords(gather32(base, i00, 0) & keep00, gather32(base, i10, 0) & keep10,
+                                gather32(base, i01, 0) & keep01, gather32(base, i11, 0) & keep11, fx, fy)
         }
-        for lane in 0..<8 { output.storeBytes(of: packed[lane].littleEndian, toByteOffset: 3 &* lane, as: UInt32.self) }
+        storeOctet(packed, output)
         return true
     }
 
