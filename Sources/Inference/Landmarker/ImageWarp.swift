@@ -76,7 +76,7 @@ public enum ImageWarp {
                 let end = min(u &+ 8, outputWidth)
                 if octets && end == u &+ 8 && o &+ 25 <= outputEnd
                     && octet(source: source, sourceWidth: sourceWidth, sourceHeight: sourceHeight, channels: channels,
-                             rowBytes: rowBytes, replicate: !zeroBorder,
+                             rowBytes: rowBytes, zeroBorder: zeroBorder,
                              lastX: UInt32(truncatingIfNeeded: lastX), lastY: UInt32(truncatingIfNeeded: lastY),
                              fixedX: scratch.fixedX + u, fixedY: scratch.fixedY + u,
                              output: UnsafeMutableRawPointer(output.baseAddress! + o)) {
@@ -95,7 +95,7 @@ public enum ImageWarp {
         }
     }
 
-    /// Eight consecutive output pixels whose four neighbours are all inside the image: each
+    /// Eight consecutive output pixels. When all their neighbours are inside the image, each
     /// neighbour's bytes are loaded as one 32-bit word per pixel (RGB: the pixel and the next
     /// red; gray: the pixel and its right neighbour), the channels split into lanes and
     /// blended with `interiorBlend`'s integer operations in 32-bit wrapping arithmetic (the
@@ -105,7 +105,7 @@ public enum ImageWarp {
     /// `borderOctet`. False, with nothing written, when an RGB word load would pass the end.
     @inline(__always)
     static func octet(source: UnsafeBufferPointer<UInt8>, sourceWidth: Int, sourceHeight: Int, channels: Int,
-                      rowBytes: Int, replicate: Bool, lastX: UInt32, lastY: UInt32,
+                      rowBytes: Int, zeroBorder: Bool, lastX: UInt32, lastY: UInt32,
                       fixedX: UnsafePointer<Int32>, fixedY: UnsafePointer<Int32>,
                       output: UnsafeMutableRawPointer) -> Bool {
         let px = UnsafeRawPointer(fixedX).loadUnaligned(as: SIMD8<UInt32>.self)
@@ -118,7 +118,7 @@ public enum ImageWarp {
         let interior = (x0 &- SIMD8(repeating: lastX)) & (y0 &- SIMD8(repeating: lastY))
         guard interior.min() >= 1 << 31 else {
             return borderOctet(source: source, sourceWidth: sourceWidth, sourceHeight: sourceHeight,
-                               channels: channels, zeroBorder: !replicate, px: px, py: py, output: output)
+                               channels: channels, zeroBorder: zeroBorder, px: px, py: py, output: output)
         }
         let fx = px & 31, fy = py & 31
         let row = UInt32(truncatingIfNeeded: rowBytes)
@@ -203,8 +203,8 @@ public enum ImageWarp {
             packed = value &* 0x01_0101
         } else {
             let i00 = (rowA &+ xa) &* 3, i10 = (rowA &+ xb) &* 3, i01 = (rowB &+ xa) &* 3, i11 = (rowB &+ xb) &* 3
-            // Each 4-byte load reads one byte past its pixel.
-            guard Int(i11.max()) &+ 4 <= source.count && Int(i01.max()) &+ 4 <= source.count else { return false }
+            // Each 4-byte load reads one byte past its pixel; i11 is the largest index of each lane.
+            guard Int(i11.max()) &+ 4 <= source.count else { return false }
             packed = blendWords(gather32(base, i00, 0) & keep00, gather32(base, i10, 0) & keep10,
                                 gather32(base, i01, 0) & keep01, gather32(base, i11, 0) & keep11, fx, fy)
         }
