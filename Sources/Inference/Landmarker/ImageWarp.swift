@@ -75,8 +75,7 @@ public enum ImageWarp {
             while u < outputWidth {
                 let end = min(u &+ 8, outputWidth)
                 if octets && end == u &+ 8 && o &+ 25 <= outputEnd
-                    && octet(source: source, sourceWidth: sourceWidth, sourceHeight: sourceHeight, channels: channels,
-                             rowBytes: rowBytes, zeroBorder: zeroBorder,
+                    && octet(source: source, channels: channels, rowBytes: rowBytes, zeroBorder: zeroBorder,
                              lastX: UInt32(truncatingIfNeeded: lastX), lastY: UInt32(truncatingIfNeeded: lastY),
                              fixedX: scratch.fixedX + u, fixedY: scratch.fixedY + u,
                              output: UnsafeMutableRawPointer(output.baseAddress! + o)) {
@@ -104,7 +103,7 @@ public enum ImageWarp {
     /// byte inside the warp's output). When a pixel is not interior, all eight go through
     /// `borderOctet`. False, with nothing written, when an RGB word load would pass the end.
     @inline(__always)
-    static func octet(source: UnsafeBufferPointer<UInt8>, sourceWidth: Int, sourceHeight: Int, channels: Int,
+    static func octet(source: UnsafeBufferPointer<UInt8>, channels: Int,
                       rowBytes: Int, zeroBorder: Bool, lastX: UInt32, lastY: UInt32,
                       fixedX: UnsafePointer<Int32>, fixedY: UnsafePointer<Int32>,
                       output: UnsafeMutableRawPointer) -> Bool {
@@ -117,8 +116,8 @@ public enum ImageWarp {
         let x0 = px &>> 5, y0 = py &>> 5
         let interior = (x0 &- SIMD8(repeating: lastX)) & (y0 &- SIMD8(repeating: lastY))
         guard interior.min() >= 1 << 31 else {
-            return borderOctet(source: source, sourceWidth: sourceWidth, sourceHeight: sourceHeight,
-                               channels: channels, zeroBorder: zeroBorder, px: px, py: py, output: output)
+            return borderOctet(source: source, channels: channels, zeroBorder: zeroBorder,
+                               lastX: lastX, lastY: lastY, px: px, py: py, output: output)
         }
         let fx = px & 31, fy = py & 31
         let row = UInt32(truncatingIfNeeded: rowBytes)
@@ -165,12 +164,12 @@ public enum ImageWarp {
     /// values. Positions are within ±2^25 pixels (`roundedToInt32`): the lanes cannot overflow.
     /// False, with nothing written, when an RGB word load would pass the end.
     @inline(__always)
-    static func borderOctet(source: UnsafeBufferPointer<UInt8>, sourceWidth: Int, sourceHeight: Int,
-                            channels: Int, zeroBorder: Bool, px: SIMD8<UInt32>, py: SIMD8<UInt32>,
+    static func borderOctet(source: UnsafeBufferPointer<UInt8>, channels: Int, zeroBorder: Bool,
+                            lastX lastColumn: UInt32, lastY lastRow: UInt32, px: SIMD8<UInt32>, py: SIMD8<UInt32>,
                             output: UnsafeMutableRawPointer) -> Bool {
         let sx = SIMD8<Int32>(truncatingIfNeeded: px) &>> 5, sy = SIMD8<Int32>(truncatingIfNeeded: py) &>> 5
-        let lastX = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: sourceWidth &- 1))
-        let lastY = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: sourceHeight &- 1))
+        let lastX = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: lastColumn))
+        let lastY = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: lastRow))
         // Sign-mask arithmetic, not mask compares (which Swift lowers lane by lane).
         @inline(__always) func clamped(_ v: SIMD8<Int32>, _ last: SIMD8<Int32>) -> SIMD8<UInt32> {
             let low = v & ~(v &>> 31)
@@ -185,7 +184,7 @@ public enum ImageWarp {
         let xa = clamped(sx, lastX), xb = clamped(sx1, lastX)
         let ya = clamped(sy, lastY), yb = clamped(sy1, lastY)
         let fx = px & 31, fy = py & 31
-        let width = SIMD8<UInt32>(repeating: UInt32(truncatingIfNeeded: sourceWidth))
+        let width = SIMD8<UInt32>(repeating: lastColumn &+ 1)
         let rowA = ya &* width, rowB = yb &* width
         let base = UnsafeRawPointer(source.baseAddress!)
         var keep00 = SIMD8<UInt32>(repeating: .max), keep10 = keep00, keep01 = keep00, keep11 = keep00
