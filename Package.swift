@@ -1,4 +1,5 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
 
 // Numeric kernels are built for the machine that compiles them: without an FMA
@@ -10,6 +11,28 @@ let targetCPU = Context.environment["BLENDSET_TARGET_CPU"].flatMap { $0.isEmpty 
 let numericSettings: [SwiftSetting] = [
     .unsafeFlags(["-target-cpu", targetCPU]),
 ]
+
+// SHA-256 (every content id and cache check) uses the x86 SHA extensions when the target CPU
+// has them; their intrinsics do not compile for a CPU without them, so they are built in only
+// then (the code still checks the running CPU). Any target CPU: set BLENDSET_SHA_EXTENSIONS=0 or 1.
+let targetHasSHAExtensions: Bool = {
+    if let forced = Context.environment["BLENDSET_SHA_EXTENSIONS"], !forced.isEmpty { return forced == "1" }
+    #if arch(x86_64)
+    if targetCPU == "native" {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+        return flags.split(separator: " ").contains("sha_ni")
+    }
+    // LLVM's CPUs with SHA: every Zen, and Intel's from Goldmont and Ice Lake on.
+    let withSHA = ["znver", "goldmont", "tremont", "gracemont", "icelake", "tigerlake", "rocketlake", "alderlake",
+                   "raptorlake", "meteorlake", "arrowlake", "lunarlake", "pantherlake", "sapphirerapids",
+                   "emeraldrapids", "graniterapids", "diamondrapids", "sierraforest", "grandridge", "clearwaterforest"]
+    return withSHA.contains { targetCPU.hasPrefix($0) }
+    #else
+    return false
+    #endif
+}()
+let formatsSettings = numericSettings + (targetHasSHAExtensions ? [.define("BLENDSET_SHA_EXTENSIONS")] : [])
 
 let package = Package(
     name: "blendset",
@@ -29,7 +52,7 @@ let package = Package(
         // Low-level utilities every module may use: the seeded generator, CRC-32, whole-file
         // reads, the parallel loop. Depends on nothing of ours.
         .target(name: "Basics"),
-        .target(name: "Formats", dependencies: ["Basics", "CZstd", "CPNG", "CTurboJPEG"], swiftSettings: numericSettings),
+        .target(name: "Formats", dependencies: ["Basics", "CZstd", "CPNG", "CTurboJPEG"], swiftSettings: formatsSettings),
         .target(name: "Pipeline", dependencies: ["Basics", "Formats"]),
         .target(name: "Inference", dependencies: ["Basics"], swiftSettings: numericSettings),
         .target(name: "Learning", dependencies: ["Basics", "Formats"], swiftSettings: numericSettings),

@@ -5,14 +5,20 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+#if BLENDSET_SHA_EXTENSIONS && arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
+import Basics
 
 /// SHA-256 (FIPS 180-4), pure Swift and incremental.
 ///
 /// Whole 64-byte blocks are compressed straight from the caller's memory; only a tail of
 /// fewer than 64 bytes is ever copied, so hashing large buffers allocates nothing per block.
+/// On an x86 CPU with the SHA extensions (and a build whose target CPU has them, see
+/// Package.swift) the blocks go through those instructions, about six times faster.
 public struct SHA256: Sendable {
     @usableFromInline
-    struct State: Sendable {
+    package struct State: Sendable, Equatable {
         var a: UInt32 = 0x6a09_e667, b: UInt32 = 0xbb67_ae85
         var c: UInt32 = 0x3c6e_f372, d: UInt32 = 0xa54f_f53a
         var e: UInt32 = 0x510e_527f, f: UInt32 = 0x9b05_688c
@@ -161,8 +167,27 @@ public struct SHA256: Sendable {
         h = t1 &+ (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) | (c & (a | b)))
     }
 
-    // Generated: 64 rounds fully unrolled with a 16-word rolling message schedule.
+    /// Whether blocks go through the CPU's SHA extensions: built in, and the CPU has them.
+    package static let usesExtensions: Bool = {
+        #if BLENDSET_SHA_EXTENSIONS && arch(x86_64)
+        return CPUFlags.current.contains("sha_ni")
+        #else
+        return false
+        #endif
+    }()
+
     private static func compress(_ s: inout State, _ data: UnsafeRawPointer, blocks: Int) {
+        #if BLENDSET_SHA_EXTENSIONS && arch(x86_64)
+        if usesExtensions {
+            compressWithExtensions(&s, data, blocks: blocks)
+            return
+        }
+        #endif
+        compressPortably(&s, data, blocks: blocks)
+    }
+
+    // Generated: 64 rounds fully unrolled with a 16-word rolling message schedule.
+    package static func compressPortably(_ s: inout State, _ data: UnsafeRawPointer, blocks: Int) {
         var block = data
         var w0: UInt32 = 0, w1: UInt32 = 0, w2: UInt32 = 0, w3: UInt32 = 0
         var w4: UInt32 = 0, w5: UInt32 = 0, w6: UInt32 = 0, w7: UInt32 = 0
@@ -304,6 +329,73 @@ public struct SHA256: Sendable {
         }
     }
 }
+
+#if BLENDSET_SHA_EXTENSIONS && arch(x86_64)
+extension SHA256 {
+    /// The round constants, four per group of four rounds.
+    private static let roundConstants: [SIMD4<UInt32>] = ([
+        0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
+        0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3, 0x72be_5d74, 0x80de_b1fe, 0x9bdc_06a7, 0xc19b_f174,
+        0xe49b_69c1, 0xefbe_4786, 0x0fc1_9dc6, 0x240c_a1cc, 0x2de9_2c6f, 0x4a74_84aa, 0x5cb0_a9dc, 0x76f9_88da,
+        0x983e_5152, 0xa831_c66d, 0xb003_27c8, 0xbf59_7fc7, 0xc6e0_0bf3, 0xd5a7_9147, 0x06ca_6351, 0x1429_2967,
+        0x27b7_0a85, 0x2e1b_2138, 0x4d2c_6dfc, 0x5338_0d13, 0x650a_7354, 0x766a_0abb, 0x81c2_c92e, 0x9272_2c85,
+        0xa2bf_e8a1, 0xa81a_664b, 0xc24b_8b70, 0xc76c_51a3, 0xd192_e819, 0xd699_0624, 0xf40e_3585, 0x106a_a070,
+        0x19a4_c116, 0x1e37_6c08, 0x2748_774c, 0x34b0_bcb5, 0x391c_0cb3, 0x4ed8_aa4a, 0x5b9c_ca4f, 0x682e_6ff3,
+        0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
+    ] as [UInt32]).chunks4()
+
+    /// Intel's SHA-NI scheme: the state lives as ABEF and CDGH, each SHA256RNDS2 does two
+    /// rounds, and SHA256MSG1/MSG2 extend the schedule four words at a time. The lane moves
+    /// that C writes with immediate-operand intrinsics (which Swift cannot import) are SIMD4
+    /// shuffles here; LLVM turns them into the same PSHUFD/PALIGNR/PBLENDW.
+    package static func compressWithExtensions(_ s: inout State, _ data: UnsafeRawPointer, blocks: Int) {
+        typealias Words = SIMD4<UInt32>
+        func words(_ x: __m128i) -> Words { unsafeBitCast(x, to: Words.self) }
+        func vector(_ x: Words) -> __m128i { unsafeBitCast(x, to: __m128i.self) }
+        // Each message word is big-endian.
+        let byteSwap = _mm_set_epi64x(0x0c0d_0e0f_0809_0a0b, 0x0405_0607_0001_0203)
+        func message(_ offset: Int) -> __m128i {
+            _mm_shuffle_epi8(_mm_loadu_si128((data + offset).assumingMemoryBound(to: __m128i_u.self)), byteSwap)
+        }
+        let constants = roundConstants
+        var abef = vector(Words(s.f, s.e, s.b, s.a))
+        var cdgh = vector(Words(s.h, s.g, s.d, s.c))
+        for block in 0..<blocks {
+            let base = block * 64
+            let (savedABEF, savedCDGH) = (abef, cdgh)
+            var w0 = message(base), w1 = message(base + 16), w2 = message(base + 32), w3 = message(base + 48)
+            for group in 0..<16 {
+                let scheduled = _mm_add_epi32(w0, vector(constants[group]))
+                cdgh = _mm_sha256rnds2_epu32(cdgh, abef, scheduled)
+                let upper = words(scheduled)
+                abef = _mm_sha256rnds2_epu32(abef, cdgh, vector(Words(upper[2], upper[3], 0, 0)))
+                // w[t-16] + σ0(w[t-15]), + w[t-7], then + σ1(w[t-2]).
+                let (x2, x3) = (words(w2), words(w3))
+                let seventh = vector(Words(x2[1], x2[2], x2[3], x3[0]))
+                let next = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32(w0, w1), seventh), w3)
+                (w0, w1, w2, w3) = (w1, w2, w3, next)
+            }
+            abef = _mm_add_epi32(abef, savedABEF)
+            cdgh = _mm_add_epi32(cdgh, savedCDGH)
+        }
+        let (x, y) = (words(abef), words(cdgh))
+        s = State(a: x[3], b: x[2], c: y[3], d: y[2], e: x[1], f: x[0], g: y[1], h: y[0])
+    }
+}
+
+private extension Array where Element == UInt32 {
+    func chunks4() -> [SIMD4<UInt32>] {
+        stride(from: 0, to: count, by: 4).map { SIMD4(self[$0], self[$0 + 1], self[$0 + 2], self[$0 + 3]) }
+    }
+}
+#else
+extension SHA256 {
+    /// Not built in (see Package.swift); `usesExtensions` is false, so nothing calls it.
+    package static func compressWithExtensions(_ s: inout State, _ data: UnsafeRawPointer, blocks: Int) {
+        preconditionFailure("this build has no SHA-extension rounds (usesExtensions is false)")
+    }
+}
+#endif
 
 /// A SHA-256 digest: the content id of an artifact, the key of a stage.
 ///

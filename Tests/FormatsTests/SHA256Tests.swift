@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Formats
+import Basics
 
 @Suite("SHA-256")
 struct SHA256Tests {
@@ -133,5 +134,28 @@ struct SHA256Tests {
         #expect(String(decoding: json, as: UTF8.self) == "[\"\(a.hex)\"]")
         #expect(try JSONDecoder().decode([ContentDigest].self, from: json) == [a])
         #expect(throws: DecodingError.self) { try JSONDecoder().decode([ContentDigest].self, from: Data("[\"00\"]".utf8)) }
+    }
+}
+
+@Suite("SHA-256 on the CPU's SHA extensions")
+struct SHA256ExtensionsTests {
+    @Test("the SHA-extension rounds give the portable rounds' state, for 1 to 9 blocks of varied bytes",
+          .enabled(if: SHA256.usesExtensions, "this CPU or build has no SHA extensions"))
+    func extensionsMatchPortable() {
+        var random = SeededRandom(seed: 20261204)
+        for blocks in 1...9 {
+            for _ in 0..<50 {
+                let data = (0..<(blocks * 64)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+                var start = SHA256.State()
+                // Start from a state other than the initial one too.
+                if blocks % 2 == 0 { data.withUnsafeBytes { SHA256.compressPortably(&start, $0.baseAddress!, blocks: 1) } }
+                var portable = start, extensions = start
+                data.withUnsafeBytes { buffer in
+                    SHA256.compressPortably(&portable, buffer.baseAddress!, blocks: blocks)
+                    SHA256.compressWithExtensions(&extensions, buffer.baseAddress!, blocks: blocks)
+                }
+                #expect(portable == extensions, "\(blocks) blocks")
+            }
+        }
     }
 }

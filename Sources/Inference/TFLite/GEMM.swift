@@ -128,11 +128,8 @@ public enum KernelPath: String, Sendable, CaseIterable {
     /// What this CPU supports best.
     public static let detected: KernelPath = {
         #if arch(x86_64) && os(Linux)
-        guard let info = try? FileBytes.read(atPath: "/proc/cpuinfo") else { return .avx2 }
-        let text = String(decoding: info.prefix(1 << 16), as: UTF8.self)
-        guard let flags = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return .avx2 }
-        let set = Set(flags.split(separator: " "))
-        return set.contains("avx512f") && set.contains("avx512vl") ? .avx512 : .avx2
+        let flags = CPUFlags.current
+        return flags.contains("avx512f") && flags.contains("avx512vl") ? .avx512 : .avx2
         #else
         return .avx2
         #endif
