@@ -12,27 +12,38 @@ let numericSettings: [SwiftSetting] = [
     .unsafeFlags(["-target-cpu", targetCPU]),
 ]
 
-// SHA-256 (every content id and cache check) uses the x86 SHA extensions when the target CPU
-// has them; their intrinsics do not compile for a CPU without them, so they are built in only
-// then (the code still checks the running CPU). Any target CPU: set BLENDSET_SHA_EXTENSIONS=0 or 1.
-let targetHasSHAExtensions: Bool = {
-    if let forced = Context.environment["BLENDSET_SHA_EXTENSIONS"], !forced.isEmpty { return forced == "1" }
+// SHA-256 (every content id and cache check) uses the x86 SHA extensions, and CRC-32C (every
+// table block) the SSE4.2 CRC32 instruction, when the target CPU has them. Their intrinsics do
+// not compile for a CPU without them, so they are built in only then (the code still checks
+// the running CPU). BLENDSET_SHA_EXTENSIONS=0 or 1 overrides the SHA choice for any target.
+func targetCPUHas(cpuinfoFlag: String, namedCPU: (String) -> Bool) -> Bool {
     #if arch(x86_64)
     if targetCPU == "native" {
         guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
               let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
-        return flags.split(separator: " ").contains("sha_ni")
+        return flags.split(separator: " ").contains(Substring(cpuinfoFlag))
     }
+    return namedCPU(targetCPU)
+    #else
+    return false
+    #endif
+}
+let targetHasSHAExtensions: Bool = {
+    if let forced = Context.environment["BLENDSET_SHA_EXTENSIONS"], !forced.isEmpty { return forced == "1" }
     // LLVM's CPUs with SHA: every Zen, and Intel's from Goldmont and Ice Lake on.
     let withSHA = ["znver", "goldmont", "tremont", "gracemont", "icelake", "tigerlake", "rocketlake", "alderlake",
                    "raptorlake", "meteorlake", "arrowlake", "lunarlake", "pantherlake", "sapphirerapids",
                    "emeraldrapids", "graniterapids", "diamondrapids", "sierraforest", "grandridge", "clearwaterforest"]
-    return withSHA.contains { targetCPU.hasPrefix($0) }
-    #else
-    return false
-    #endif
+    return targetCPUHas(cpuinfoFlag: "sha_ni") { cpu in withSHA.contains { cpu.hasPrefix($0) } }
 }()
+// Every x86-64 CPU LLVM names has SSE4.2 except the baseline and the oldest ones.
+let targetHasSSE42 = targetCPUHas(cpuinfoFlag: "sse4_2") { cpu in
+    let without = ["generic", "core2", "penryn", "nocona", "prescott", "pentium", "bonnell", "atom", "k8", "opteron",
+                   "athlon", "amdfam10", "barcelona", "btver1"]
+    return cpu.hasPrefix("x86-64-v") || (cpu != "x86-64" && !without.contains { cpu.hasPrefix($0) })
+}
 let formatsSettings = numericSettings + (targetHasSHAExtensions ? [.define("BLENDSET_SHA_EXTENSIONS")] : [])
+    + (targetHasSSE42 ? [.define("BLENDSET_CRC32_INSTRUCTION")] : [])
 
 let package = Package(
     name: "blendset",

@@ -1,6 +1,22 @@
+#if BLENDSET_CRC32_INSTRUCTION && arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
+import Basics
+
 /// CRC-32C (Castagnoli, the iSCSI / ext4 polynomial 0x1EDC6F41, reflected), used for the
-/// per-block checksums of table files. Slicing-by-8: eight table lookups per 8 input bytes.
+/// per-block checksums of table files. On x86 with SSE4.2 (built in when the target CPU has
+/// it, see Package.swift) the CRC32 instruction takes 8 bytes a step, about five times the
+/// portable slicing-by-8 (eight table lookups per 8 input bytes).
 package enum CRC32C {
+    /// Whether checksums use the CRC32 instruction: built in, and the CPU has SSE4.2.
+    package static let usesInstruction: Bool = {
+        #if BLENDSET_CRC32_INSTRUCTION && arch(x86_64)
+        return CPUFlags.current.contains("sse4_2")
+        #else
+        return false
+        #endif
+    }()
+
     private static let tables: [UInt32] = {
         var table = [UInt32](repeating: 0, count: 8 * 256)
         for n in 0..<256 {
@@ -19,6 +35,36 @@ package enum CRC32C {
 
     /// The CRC-32C of `bytes` (`checksum("123456789") == 0xE3069283`).
     package static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        #if BLENDSET_CRC32_INSTRUCTION && arch(x86_64)
+        if usesInstruction { return checksumWithInstruction(bytes) }
+        #endif
+        return checksumPortably(bytes)
+    }
+
+    /// Callable only when `usesInstruction`.
+    package static func checksumWithInstruction(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        #if BLENDSET_CRC32_INSTRUCTION && arch(x86_64)
+        guard var p = bytes.baseAddress, bytes.count > 0 else { return 0 }
+        var remaining = bytes.count
+        var crc: UInt64 = 0xffff_ffff
+        while remaining >= 8 {
+            crc = _mm_crc32_u64(crc, UInt64(littleEndian: p.loadUnaligned(as: UInt64.self)))
+            p += 8
+            remaining -= 8
+        }
+        var crc32 = UInt32(truncatingIfNeeded: crc)
+        while remaining > 0 {
+            crc32 = _mm_crc32_u8(crc32, p.load(as: UInt8.self))
+            p += 1
+            remaining -= 1
+        }
+        return ~crc32
+        #else
+        preconditionFailure("this build has no CRC32-instruction path (usesInstruction is false)")
+        #endif
+    }
+
+    package static func checksumPortably(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         guard var p = bytes.baseAddress, bytes.count > 0 else { return 0 }
         var remaining = bytes.count
         var crc: UInt32 = 0xffff_ffff

@@ -219,6 +219,20 @@ struct TableFileTests {
         #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
     }
 
+    @Test("the CRC32 instruction gives the portable checksum, every length to 300 from every start to 7",
+          .enabled(if: CRC32C.usesInstruction, "this CPU or build has no CRC32 instruction path"))
+    func crc32cInstructionMatchesPortable() {
+        let data = (0..<(308 + 4096)).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ $0 >> 5) }
+        data.withUnsafeBytes { all in
+            for start in 0..<8 {
+                for length in Array(0...300) + [4096] {
+                    let bytes = UnsafeRawBufferPointer(rebasing: all[start..<(start + length)])
+                    #expect(CRC32C.checksumWithInstruction(bytes) == CRC32C.checksumPortably(bytes), "start \(start), length \(length)")
+                }
+            }
+        }
+    }
+
     @Test func writeAndReadFile() throws {
         let dir = try TemporaryDirectory()
         let path = dir.path + "/out/train.tbl"
