@@ -15,7 +15,7 @@ import Basics
 /// Whole 64-byte blocks are compressed straight from the caller's memory; only a tail of
 /// fewer than 64 bytes is ever copied, so hashing large buffers allocates nothing per block.
 /// On an x86 CPU with the SHA extensions (and a build whose target CPU has them, see
-/// Package.swift) the blocks go through those instructions, about six times faster.
+/// Package.swift) the blocks go through those instructions, about 4.6 times faster (`blendset-bench hash`).
 public struct SHA256: Sendable {
     @usableFromInline
     package struct State: Sendable, Equatable {
@@ -23,6 +23,11 @@ public struct SHA256: Sendable {
         var c: UInt32 = 0x3c6e_f372, d: UInt32 = 0xa54f_f53a
         var e: UInt32 = 0x510e_527f, f: UInt32 = 0x9b05_688c
         var g: UInt32 = 0x1f83_d9ab, h: UInt32 = 0x5be0_cd19
+        /// SHA-256's initial state.
+        package init() {}
+        init(a: UInt32, b: UInt32, c: UInt32, d: UInt32, e: UInt32, f: UInt32, g: UInt32, h: UInt32) {
+            (self.a, self.b, self.c, self.d, self.e, self.f, self.g, self.h) = (a, b, c, d, e, f, g, h)
+        }
     }
 
     private var state = State()

@@ -130,8 +130,36 @@ func imageBenchmark(_ args: [String]) throws {
                  args[1], runs, simd, median(total) * 1e3, median(decode) * 1e3, median(classify) * 1e3, total.min()! * 1e3, label))
 }
 
+/// `hash`: SHA-256 and CRC-32C over one buffer in memory, every way this build and CPU can
+/// take (the cache hashes every artifact it writes and serves): GB/s, median of `runs`.
+func hashBenchmark(megabytes: Int, runs: Int) {
+    let bytes = (0..<(megabytes << 20)).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13) }
+    print("SHA extensions: \(SHA256.usesExtensions ? "used" : "not built in or not on this CPU"); CRC32 instruction: \(CRC32C.usesInstruction ? "used" : "not built in or not on this CPU")")
+    bytes.withUnsafeBytes { buffer in
+        func rate(_ name: String, _ body: () -> Void) {
+            var times: [Double] = []
+            for _ in 0..<runs { times.append(seconds(body)) }
+            print(name.padding(toLength: 28, withPad: " ", startingAt: 0)
+                  + String(format: "%6.2f GB/s  (%.1f ms for %d MB, median of %d)", Double(buffer.count) / median(times) / 1e9, median(times) * 1e3, megabytes, runs))
+        }
+        var state = SHA256.State(), crc: UInt32 = 0
+        rate("SHA-256, portable") { SHA256.compressPortably(&state, buffer.baseAddress!, blocks: buffer.count / 64) }
+        if SHA256.usesExtensions {
+            rate("SHA-256, SHA extensions") { SHA256.compressWithExtensions(&state, buffer.baseAddress!, blocks: buffer.count / 64) }
+        }
+        rate("CRC-32C, slicing-by-8") { crc ^= CRC32C.checksumPortably(buffer) }
+        if CRC32C.usesInstruction {
+            rate("CRC-32C, CRC32 instruction") { crc ^= CRC32C.checksumWithInstruction(buffer) }
+        }
+        // Keeps the results alive, so nothing is optimised away.
+        if state == SHA256.State() && crc == 1 { print("") }
+    }
+}
+
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
+case "hash":
+    hashBenchmark(megabytes: args.count > 1 ? Int(args[1]) ?? 64 : 64, runs: 9)
 case "csv":
     try csvBenchmark(args.count > 1 ? args[1] : "../shared/data/fer2013.csv.zst", runs: 7)
 case "gbt":
@@ -152,6 +180,7 @@ case "image":
 default:
     print("""
         usage: blendset-bench csv [FILE]
+               blendset-bench hash [MB]                     (SHA-256 and CRC-32C, each way this build can take)
                blendset-bench gbt FILE.npz [rounds=600 lr=0.05 max_leaves=31 min_samples_leaf=20 l2=1 patience=10 threads=2 seeds=1,2,3 ...]
                blendset-bench image MODEL.blsmodel IMAGE [face_landmarker.task] [RUNS]   (decode → landmarker → model, one thread)
                blendset-bench models [TASK] [RUNS]          (each face model alone, by operator kind)
