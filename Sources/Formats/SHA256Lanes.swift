@@ -5,7 +5,9 @@ extension SHA256 {
     ///
     /// Eight messages are hashed at once, one per SIMD lane, so one instruction stream does
     /// the work of eight: an image table's per-image hashes cost about a fifth of hashing the
-    /// images one by one. A last group of fewer than eight is hashed one by one.
+    /// images one by one with the portable rounds (with the SHA extensions, one by one runs at
+    /// about the lanes' speed: `blendset-bench hash`). A last group of fewer than eight is
+    /// hashed one by one.
     public static func digests(ofMessages messages: UnsafeRawBufferPointer, length: Int,
                                into digests: UnsafeMutableRawBufferPointer) {
         precondition(length > 0 && messages.count % length == 0, "messages must be whole \(length)-byte messages")
@@ -107,7 +109,8 @@ extension SHA256 {
         (x &>> n) | (x &<< (32 &- n))
     }
 
-    private static let roundConstants: [UInt32] = [
+    /// FIPS 180-4 §4.2.2: the 64 round constants (the portable rounds write them inline).
+    static let roundConstants: [UInt32] = [
         0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
         0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3, 0x72be_5d74, 0x80de_b1fe, 0x9bdc_06a7, 0xc19b_f174,
         0xe49b_69c1, 0xefbe_4786, 0x0fc1_9dc6, 0x240c_a1cc, 0x2de9_2c6f, 0x4a74_84aa, 0x5cb0_a9dc, 0x76f9_88da,
