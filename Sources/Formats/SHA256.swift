@@ -345,7 +345,7 @@ extension SHA256 {
     /// Intel's SHA-NI scheme: the state lives as ABEF and CDGH, each SHA256RNDS2 does two
     /// rounds, and SHA256MSG1/MSG2 extend the schedule four words at a time. The lane moves
     /// that C writes with immediate-operand intrinsics (which Swift cannot import) are SIMD4
-    /// shuffles here; LLVM turns them into the same PSHUFD/PALIGNR/PBLENDW.
+    /// shuffles here; LLVM turns each into one shuffle instruction (PALIGNR, PSRLDQ, SHUFPS).
     package static func compressWithExtensions(_ s: inout State, _ data: UnsafeRawPointer, blocks: Int) {
         typealias Words = SIMD4<UInt32>
         func words(_ x: __m128i) -> Words { unsafeBitCast(x, to: Words.self) }
