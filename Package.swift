@@ -15,7 +15,8 @@ let numericSettings: [SwiftSetting] = [
 // SHA-256 (every content id and cache check) uses the x86 SHA extensions, and CRC-32C (every
 // table block) the SSE4.2 CRC32 instruction, when the target CPU has them. Their intrinsics do
 // not compile for a CPU without them, so they are built in only then (the code still checks
-// the running CPU). BLENDSET_SHA_EXTENSIONS=0 or 1 overrides the SHA choice for any target.
+// the running CPU). BLENDSET_SHA_EXTENSIONS=0 leaves them out; =1 forces them in, for a named
+// target CPU missing from the list below (one without SHA then fails to compile).
 func targetCPUHas(cpuinfoFlag: String, namedCPU: (String) -> Bool) -> Bool {
     #if arch(x86_64)
     if targetCPU == "native" {
