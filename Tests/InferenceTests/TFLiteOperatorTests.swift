@@ -311,3 +311,26 @@ struct TFLiteConvCase: CustomTestStringConvertible, Sendable {
         #expect(throws: ModelError.self) { try m.interpreter().run([1, 2, 3]) }
     }
 }
+
+@Suite("Transpose in eight-by-eight blocks")
+struct GatherTransposeTests {
+    @Test("a 2-D transpose gives every element where the plain formula puts it, for block-sized and ragged shapes",
+          arguments: [(64, 97), (97, 64), (8, 8), (1, 9), (9, 1), (7, 15), (16, 17), (33, 8)])
+    func blocksMatchPlainFormula(rows: Int, columns: Int) {
+        // A [rows, columns] matrix whose rows lie `stride` floats apart, read as its transpose
+        // [columns, rows]: the gather of a TRANSPOSE with perm [1, 0] (or of a slice of one).
+        for stride in [columns, columns + 3] {
+            let input = (0 ..< rows * stride).map { Float($0) * 0.5 - 7 }
+            let kernel = GatherKernel(shape: [columns, rows], inputStrides: [1, stride], start: 0)
+            var output = [Float](repeating: .nan, count: rows * columns)
+            input.withUnsafeBufferPointer { x in
+                output.withUnsafeMutableBufferPointer { kernel.run(x.baseAddress!, $0.baseAddress!) }
+            }
+            for c in 0 ..< columns {
+                for r in 0 ..< rows where output[c * rows + r] != input[r * stride + c] {
+                    Issue.record("rows \(rows), columns \(columns), stride \(stride): out[\(c), \(r)] = \(output[c * rows + r]), expected \(input[r * stride + c])")
+                }
+            }
+        }
+    }
+}
