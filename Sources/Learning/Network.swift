@@ -101,15 +101,10 @@ public struct Network: Sendable, Equatable {
     /// the backward pass also runs as contiguous multiply-adds.
     func transpose(_ w: UnsafePointer<Float>, into t: UnsafeMutablePointer<Float>) {
         for p in plan where p.kind != .dropout {
-            transposeMatrix(w + p.kernel, rows: p.inFeatures, columns: p.gates, into: t + p.kernel)
-            if p.kind == .lstm { transposeMatrix(w + p.recurrent, rows: p.units, columns: p.gates, into: t + p.recurrent) }
+            transposeMatrix(w + p.kernel, rows: p.inFeatures, columns: p.gates, stride: p.gates, into: t + p.kernel)
+            if p.kind == .lstm { transposeMatrix(w + p.recurrent, rows: p.units, columns: p.gates, stride: p.gates, into: t + p.recurrent) }
         }
     }
-}
-
-@inline(__always)
-func transposeMatrix(_ a: UnsafePointer<Float>, rows: Int, columns: Int, into t: UnsafeMutablePointer<Float>) {
-    for r in 0..<rows { for c in 0..<columns { t[c * rows + r] = a[r * columns + c] } }
 }
 
 /// A rows × columns matrix with orthonormal rows (columns ≥ rows) or columns, as Keras'

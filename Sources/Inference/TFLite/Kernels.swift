@@ -1,3 +1,4 @@
+import Basics
 /// Spatial geometry shared by convolutions and pooling (NHWC, TFLite padding rules).
 struct WindowGeometry: Equatable {
     var batch: Int, inH: Int, inW: Int, inC: Int
@@ -574,7 +575,8 @@ struct GatherKernel {
         let n = shape[rank - 1], step = inputStrides[rank - 1]
         guard n > 0 else { return }
         if rank == 2 && inputStrides[0] == 1 {
-            Self.transpose(x + start, rows: n, columns: shape[0], stride: step, out)
+            // A 2-D transpose (the blendshape model's, between its token and channel MLPs).
+            transposeMatrix(x + start, rows: n, columns: shape[0], stride: step, into: out)
             return
         }
         let outer = 0 ..< rank - 1
@@ -588,37 +590,6 @@ struct GatherKernel {
                 for j in 0 ..< n { o[j] = src[j * step] }
             }
             o += n
-        }
-    }
-}
-
-extension GatherKernel {
-    /// out[c * rows + r] = x[r * stride + c]: the blendshape model's TRANSPOSEs between its
-    /// token and channel MLPs. Eight-by-eight blocks go through registers, so every load and
-    /// store is a whole vector instead of one float.
-    static func transpose(_ x: UnsafePointer<Float>, rows: Int, columns: Int, stride: Int, _ out: UnsafeMutablePointer<Float>) {
-        var c = 0
-        while c + 8 <= columns {
-            var r = 0
-            while r + 8 <= rows {
-                let v0 = load8(x + r * stride + c), v1 = load8(x + (r + 1) * stride + c)
-                let v2 = load8(x + (r + 2) * stride + c), v3 = load8(x + (r + 3) * stride + c)
-                let v4 = load8(x + (r + 4) * stride + c), v5 = load8(x + (r + 5) * stride + c)
-                let v6 = load8(x + (r + 6) * stride + c), v7 = load8(x + (r + 7) * stride + c)
-                for k in 0 ..< 8 {
-                    store8(SIMD8(v0[k], v1[k], v2[k], v3[k], v4[k], v5[k], v6[k], v7[k]), out + (c + k) * rows + r)
-                }
-                r += 8
-            }
-            while r < rows {
-                for k in 0 ..< 8 { out[(c + k) * rows + r] = x[r * stride + c + k] }
-                r += 1
-            }
-            c += 8
-        }
-        while c < columns {
-            for r in 0 ..< rows { out[c * rows + r] = x[r * stride + c] }
-            c += 1
         }
     }
 }
