@@ -11,10 +11,11 @@
 # --out PNG_DIR`). $PY is a Python with Pillow and NumPy (default python3), $B the blendset binary
 # (default .build/release/blendset), $QUALITIES the JPEG qualities (default "90 95 97 98 100").
 set -euo pipefail
+# The arguments are paths from the caller's folder; the script then runs from the project's.
+MODEL=$(realpath "${1:?usage: benchmarks/jpeg_stability.sh MODEL PNG_DIR [OUT]}")
+PNG=$(realpath "${2:?usage: benchmarks/jpeg_stability.sh MODEL PNG_DIR [OUT]}")
+OUT=$(realpath -m "${3:-/tmp/jpeg-stability-$$}")
 cd "$(dirname "$0")/.."
-MODEL=${1:?usage: benchmarks/jpeg_stability.sh MODEL PNG_DIR [OUT]}
-PNG=${2:?usage: benchmarks/jpeg_stability.sh MODEL PNG_DIR [OUT]}
-OUT=${3:-/tmp/jpeg-stability-$$}
 PY=${PY:-python3}
 B=${B:-.build/release/blendset}
 QUALITIES=${QUALITIES:-90 95 97 98 100}

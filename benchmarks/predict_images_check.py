@@ -9,8 +9,9 @@ second field). Prints the accuracy over the images with a face, the no-face coun
 with OTHER_PREDICT.csv (e.g. the same images as JPEG) the share of images whose label is
 the same (matched by file stem), how many of the changes lost the face, and how close to a
 decision boundary the others were. Either file may also be `predict --input` output (id,
-class, "no face" as the class), e.g. for MediaPipe's blendshapes from mediapipe_folder.py. With --extract, checks that exactly the images that
-`blendset extract` found no face in are "no face" in PREDICT.csv.
+class, "no face" as the class), e.g. for MediaPipe's blendshapes from mediapipe_folder.py.
+With --extract, checks that exactly the images that `blendset extract` found no face in are
+"no face" in PREDICT.csv.
 """
 import csv, os, sys
 
