@@ -12,6 +12,17 @@ func median(_ xs: [Double]) -> Double {
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
+/// A positive count from the command line (runs, megabytes), or `fallback` when it is not
+/// given; anything else stops with a message rather than silently using the default.
+func countArgument(_ args: [String], at index: Int, name: String, default fallback: Int) -> Int {
+    guard args.count > index else { return fallback }
+    guard let n = Int(args[index]), n > 0 else {
+        FileHandle.standardError.write(Data("blendset-bench: \(name) must be a positive integer, found '\(args[index])'\n".utf8))
+        exit(64)
+    }
+    return n
+}
+
 func seconds(_ body: () throws -> Void) rethrows -> Double {
     let t = DispatchTime.now().uptimeNanoseconds
     try body()
@@ -114,7 +125,7 @@ func gbtBenchmark(_ args: [String]) throws {
 func imageBenchmark(_ args: [String]) throws {
     guard args.count >= 2 else { throw BenchError(description: "usage: blendset-bench image MODEL.blsmodel IMAGE [face_landmarker.task] [runs]") }
     let faceModel = args.count > 2 ? args[2] : "../shared/models/face_landmarker.task"
-    let runs = args.count > 3 ? Int(args[3]) ?? 50 : 50
+    let runs = countArgument(args, at: 3, name: "RUNS", default: 50)
     let classifier = try ExpressionClassifier(modelPath: args[0], faceLandmarkerPath: faceModel)
     var label = "no face"
     for _ in 0..<5 { _ = try classifier.classify(image: FaceImage(contentsOfFile: args[1])) }  // warm up
@@ -168,13 +179,13 @@ func hashBenchmark(megabytes: Int, runs: Int) {
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "hash":
-    hashBenchmark(megabytes: args.count > 1 ? Int(args[1]) ?? 64 : 64, runs: 9)
+    hashBenchmark(megabytes: countArgument(args, at: 1, name: "MB", default: 64), runs: 9)
 case "csv":
     try csvBenchmark(args.count > 1 ? args[1] : "../shared/data/fer2013.csv.zst", runs: 7)
 case "gbt":
     do { try gbtBenchmark(Array(args.dropFirst())) } catch { print("blendset-bench: \(error)"); exit(65) }
 case "models":
-    do { try modelsBenchmark(task: args.count > 1 ? args[1] : "../shared/models/face_landmarker.task", runs: args.count > 2 ? Int(args[2]) ?? 50 : 50) } catch { print("blendset-bench: \(error)"); exit(65) }
+    do { try modelsBenchmark(task: args.count > 1 ? args[1] : "../shared/models/face_landmarker.task", runs: countArgument(args, at: 2, name: "RUNS", default: 50)) } catch { print("blendset-bench: \(error)"); exit(65) }
 case "extract":
     let options = Dictionary(uniqueKeysWithValues: args.dropFirst().compactMap { a -> (String, String)? in
         let parts = a.split(separator: "=", maxSplits: 1).map(String.init)
